@@ -1,0 +1,148 @@
+"""One chat turn, independent of the UI: request from the shown branch, stream, then persist.
+
+Order matters: the request goes out before anything is written (stream first, persist later);
+the user message, the answer and the exchange are handed to the background writer once the
+stream has ended, however it ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aeries.ids import new_id, utcnow
+from aeries.llm import ChatRequest, LLMStream, Sampling, stream_chat
+from aeries.runtime import Runtime
+from aeries.store.conversations import save_message
+from aeries.store.exchanges import exchange_row, log_exchange
+from aeries.tree import Message
+
+
+def bounded_history(branch: list[Message], history: int) -> list[dict[str, str]]:
+    """The last ``history`` messages of the branch as chat messages.
+
+    Empty (failed) answers are dropped; neighbours of the same role are merged so chat templates
+    that demand alternating roles accept the result; the window never starts with an answer.
+    """
+    turns: list[dict[str, str]] = []
+    for message in branch:
+        if message.role not in ("user", "assistant") or not message.content:
+            continue
+        if turns and turns[-1]["role"] == message.role:
+            turns[-1] = {
+                "role": message.role,
+                "content": f"{turns[-1]['content']}\n\n{message.content}",
+            }
+        else:
+            turns.append({"role": message.role, "content": message.content})
+    window = turns[-history:]
+    while window and window[0]["role"] == "assistant":
+        window = window[1:]
+    return window
+
+
+def system_messages(*parts: str | None) -> list[dict[str, str]]:
+    """System messages for the non-empty parts (persona prompt, then the brief)."""
+    return [{"role": "system", "content": p.strip()} for p in parts if p and p.strip()]
+
+
+@dataclass
+class TurnSpec:
+    """Everything that defines one answer to generate."""
+
+    user_id: str
+    conversation_id: str
+    endpoint: str
+    model: str
+    sampling: Sampling
+    system_prompt: str | None = None
+    brief: str | None = None
+    origin: str = "new"
+    origin_message_id: str | None = None
+    persona_id: str | None = None
+    brief_enabled: bool | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class Turn:
+    """A streaming answer to the last user message of ``branch``; ``finish()`` persists it."""
+
+    def __init__(self, runtime: Runtime, spec: TurnSpec, branch: list[Message]) -> None:
+        self.runtime = runtime
+        self.spec = spec
+        self.parent = branch[-1]
+        messages = system_messages(spec.system_prompt, spec.brief)
+        messages += bounded_history(branch, runtime.settings.history)
+        self.request = ChatRequest(spec.endpoint, spec.model, messages, spec.sampling)
+        self.stream: LLMStream = stream_chat(runtime.pool, self.request)
+        self.message_id = new_id()
+        self.answer: Message | None = None
+
+    def finish(self) -> Message:
+        """Close the stream if still open, then log the exchange and store the answer."""
+        if self.answer is not None:
+            return self.answer
+        self.stream.close()
+        result = self.stream.result
+        spec = self.spec
+        self.answer = Message(
+            id=self.message_id,
+            conversation_id=spec.conversation_id,
+            parent_id=self.parent.id,
+            role="assistant",
+            content=result.content,
+            created_at=utcnow(),
+            reasoning=result.reasoning or None,
+            status=result.status,
+            exchange_id=result.id,
+            origin=spec.origin,
+            origin_message_id=spec.origin_message_id,
+            meta={
+                "model": spec.model,
+                "ttft_ms": result.ttft_ms,
+                "e2e_ms": result.e2e_ms,
+                "completion_tokens": result.completion_tokens,
+                "prompt_tokens": result.prompt_tokens,
+                "error": result.error,
+            },
+        )
+        params = {**spec.params, "history": self.runtime.settings.history}
+        if spec.system_prompt:
+            params["system_prompt"] = spec.system_prompt
+        row = exchange_row(
+            self.request,
+            result,
+            source="chat",
+            user_id=spec.user_id,
+            conversation_id=spec.conversation_id,
+            message_id=self.message_id,
+            persona_id=spec.persona_id,
+            brief_enabled=spec.brief_enabled,
+            params=params,
+        )
+        log_exchange(self.runtime.writer, row)
+        save_message(self.runtime.writer, spec.user_id, self.answer)
+        return self.answer
+
+
+def user_message(
+    conversation_id: str,
+    parent_id: str | None,
+    text: str,
+    *,
+    origin: str = "new",
+    origin_message_id: str | None = None,
+) -> Message:
+    """A new user message (a sibling of ``origin_message_id`` when it is an edit)."""
+    now = utcnow()
+    return Message(
+        id=new_id(),
+        conversation_id=conversation_id,
+        parent_id=parent_id,
+        role="user",
+        content=text,
+        created_at=now,
+        origin=origin,
+        origin_message_id=origin_message_id,
+        edited_at=now if origin == "edit" else None,
+    )

@@ -1,0 +1,288 @@
+"""Streaming chat completions from vLLM through the openai client, with vLLM-benchmark timings.
+
+Timing follows vLLM's benchmark definitions: the clock starts just before the request is sent;
+a chunk is *output* only if its delta carries content or reasoning (the role-only first chunk
+and the usage-only last chunk are not); TTFT = first output − start; E2EL = last output − start;
+ITL = gaps between output chunks; TPOT = (E2EL − TTFT) / (completion_tokens − 1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import openai
+
+from aeries.errors import describe_error
+from aeries.ids import new_id, utcnow
+
+Status = Literal["ok", "error", "aborted"]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling parameters sent with a request."""
+
+    temperature: float = 0.7
+    top_p: float = 1.0
+    max_tokens: int | None = 1024
+    thinking: bool = True
+
+    def as_params(self) -> dict[str, Any]:
+        """The JSON-able form stored in ``exchanges.params``."""
+        return {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "thinking": self.thinking,
+        }
+
+
+@dataclass
+class ChatRequest:
+    """One call to a model: where, which model, what to send."""
+
+    endpoint: str
+    model: str
+    messages: list[dict[str, str]]
+    sampling: Sampling = field(default_factory=Sampling)
+    response_format: dict[str, Any] | None = None
+    extra_body: dict[str, Any] | None = None
+
+    def body_extras(self) -> dict[str, Any]:
+        """vLLM-specific fields (merged into the JSON body by the openai client)."""
+        extras: dict[str, Any] = {
+            "chat_template_kwargs": {"enable_thinking": bool(self.sampling.thinking)}
+        }
+        if self.extra_body:
+            extras.update(self.extra_body)
+        return extras
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of streamed output."""
+
+    kind: Literal["content", "reasoning"]
+    text: str
+
+
+@dataclass
+class CallResult:
+    """What one call produced, however it ended."""
+
+    id: str
+    status: Status = "aborted"
+    content: str = ""
+    reasoning: str = ""
+    error: str | None = None
+    error_kind: str | None = None
+    error_detail: str | None = None
+    finish_reason: str | None = None
+    started_at: datetime = field(default_factory=utcnow)
+    ttft_ms: float | None = None
+    e2e_ms: float | None = None
+    itl_ms: list[float] = field(default_factory=list)
+    chunk_count: int = 0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    @property
+    def tpot_ms(self) -> float | None:
+        """Time per output token after the first, from usage tokens."""
+        if self.ttft_ms is None or self.e2e_ms is None or not self.completion_tokens:
+            return None
+        if self.completion_tokens < 2:
+            return None
+        return (self.e2e_ms - self.ttft_ms) / (self.completion_tokens - 1)
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Completion tokens per second of end-to-end time."""
+        if not self.completion_tokens or not self.e2e_ms:
+            return None
+        return self.completion_tokens / (self.e2e_ms / 1000.0)
+
+    def itl_stats(self) -> dict[str, float | None]:
+        """Mean, median, p95 and max of the inter-token gaps."""
+        gaps = sorted(self.itl_ms)
+        if not gaps:
+            return {"mean": None, "p50": None, "p95": None, "max": None}
+        return {
+            "mean": sum(gaps) / len(gaps),
+            "p50": _quantile(gaps, 0.5),
+            "p95": _quantile(gaps, 0.95),
+            "max": gaps[-1],
+        }
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    """Linear-interpolated quantile of an ascending list (numpy's default method)."""
+    pos = (len(sorted_values) - 1) * q
+    low = int(pos)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
+
+
+class ClientPool:
+    """One openai client per endpoint, created on first use and reused (keeps connections warm)."""
+
+    def __init__(self, api_key: str, *, connect_timeout_s: float, read_timeout_s: float) -> None:
+        self._api_key = api_key
+        self._timeout = openai.Timeout(read_timeout_s, connect=connect_timeout_s)
+        self._clients: dict[str, openai.OpenAI] = {}
+        self._lock = threading.Lock()
+
+    def get(self, endpoint: str) -> openai.OpenAI:
+        """The client for ``endpoint``."""
+        with self._lock:
+            client = self._clients.get(endpoint)
+            if client is None:
+                # No retries: a retried stream would double-count timings, and a dead server
+                # must be reported in milliseconds, not after backoff.
+                client = openai.OpenAI(
+                    base_url=endpoint,
+                    api_key=self._api_key,
+                    max_retries=0,
+                    timeout=self._timeout,
+                )
+                self._clients[endpoint] = client
+            return client
+
+
+class LLMStream:
+    """A streaming call. ``start()`` sends the request; iterate for Deltas; ``close()`` aborts.
+
+    ``result`` is complete once iteration ends or ``close()`` returns, whatever happened.
+    """
+
+    def __init__(self, client: openai.OpenAI, request: ChatRequest) -> None:
+        self.request = request
+        self.result = CallResult(id=new_id())
+        self._client = client
+        self._stream: Any = None
+        self._t0 = 0.0
+        self._last_output = 0.0
+        self._started = False
+        self._finished = False
+        self._gen = self._iterate()
+
+    def start(self) -> LLMStream:
+        """Send the request now (before the caller renders anything); errors land in result."""
+        if self._started:
+            return self
+        self._started = True
+        req = self.request
+        self.result.started_at = utcnow()
+        self._t0 = time.perf_counter()
+        try:
+            self._stream = self._client.chat.completions.create(
+                model=req.model,
+                messages=req.messages,  # type: ignore[arg-type]
+                temperature=req.sampling.temperature,
+                top_p=req.sampling.top_p,
+                max_tokens=req.sampling.max_tokens,
+                stream=True,
+                stream_options={"include_usage": True},
+                response_format=req.response_format or openai.omit,  # type: ignore[arg-type]
+                extra_body=req.body_extras(),
+            )
+        except Exception as exc:
+            self._fail(exc)
+        return self
+
+    def __iter__(self) -> Iterator[Delta]:
+        return self._gen
+
+    def close(self) -> None:
+        """Stop early: close the HTTP stream so vLLM frees the request; record 'aborted'."""
+        self._gen.close()
+        if not self._finished:
+            self._finish("aborted")
+
+    def collect(self) -> CallResult:
+        """Consume the whole stream and return the result."""
+        for _ in self:
+            pass
+        return self.result
+
+    def _iterate(self) -> Iterator[Delta]:
+        self.start()
+        if self._stream is None:
+            self._finish("error")
+            return
+        status: Status = "aborted"
+        try:
+            for chunk in self._stream:
+                now = time.perf_counter()
+                if chunk.usage is not None:
+                    self.result.prompt_tokens = chunk.usage.prompt_tokens
+                    self.result.completion_tokens = chunk.usage.completion_tokens
+                for choice in chunk.choices:
+                    if choice.finish_reason:
+                        self.result.finish_reason = choice.finish_reason
+                    yield from self._output(choice.delta, now)
+            status = "ok"
+        except GeneratorExit:
+            raise
+        except Exception as exc:
+            self._fail(exc)
+            status = "error"
+        finally:
+            self._close_stream()
+            self._finish(status)
+
+    def _output(self, delta: Any, now: float) -> Iterator[Delta]:
+        reasoning = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
+        content = delta.content
+        if not reasoning and not content:
+            return
+        self._mark_output(now)
+        if reasoning:
+            self.result.reasoning += reasoning
+            yield Delta("reasoning", reasoning)
+        if content:
+            self.result.content += content
+            yield Delta("content", content)
+
+    def _mark_output(self, now: float) -> None:
+        result = self.result
+        if result.ttft_ms is None:
+            result.ttft_ms = (now - self._t0) * 1000.0
+        else:
+            result.itl_ms.append((now - self._last_output) * 1000.0)
+        self._last_output = now
+        result.e2e_ms = (now - self._t0) * 1000.0
+        result.chunk_count += 1
+
+    def _fail(self, exc: BaseException) -> None:
+        info = describe_error(exc, model=self.request.model, partial=bool(self.result.content))
+        self.result.error = info.message
+        self.result.error_kind = info.kind
+        self.result.error_detail = info.detail
+
+    def _close_stream(self) -> None:
+        if self._stream is not None:
+            # Closing a broken connection may itself fail; there is nothing left to keep.
+            with contextlib.suppress(Exception):
+                self._stream.close()
+
+    def _finish(self, status: Status) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        if self.result.error is not None:
+            status = "error"
+        self.result.status = status
+        if status == "aborted" and self.result.error is None:
+            self.result.error_kind = "aborted"
+
+
+def stream_chat(pool: ClientPool, request: ChatRequest) -> LLMStream:
+    """Open a streaming call (request sent immediately)."""
+    return LLMStream(pool.get(request.endpoint), request).start()

@@ -1,0 +1,100 @@
+"""The process-wide runtime: settings, database, writer, model clients and endpoints.
+
+Built once per app process (the UI caches it). Endpoint rule: configured endpoints are used as
+they are and never replaced; with none configured, a vLLM on localhost:8000 is used if it
+answers, else the built-in simulator starts on a free loopback port and the UI says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from aeries.config import DEFAULT_BASE_URL, Settings
+from aeries.endpoints import EndpointStatus, ModelInfo, answers, list_models
+from aeries.llm import ClientPool
+from aeries.store.db import Database
+from aeries.store.migrations import migrate
+from aeries.store.writer import Writer
+
+log = logging.getLogger(__name__)
+
+_MODELS_TTL_S = 15.0
+
+
+@dataclass
+class Runtime:
+    """Long-lived objects shared by every session of the app process."""
+
+    settings: Settings
+    db: Database
+    writer: Writer
+    pool: ClientPool
+    endpoints: list[str]
+    simulated: bool = False
+    sim: object | None = None
+    _status: list[EndpointStatus] = field(default_factory=list)
+    _status_at: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def endpoint_status(self, refresh: bool = False) -> list[EndpointStatus]:
+        """Each endpoint's health and models, re-read at most every 15 s (or on refresh)."""
+        with self._lock:
+            stale = time.monotonic() - self._status_at > _MODELS_TTL_S
+            if refresh or stale or not self._status:
+                self._status = [list_models(url, self.settings.api_key) for url in self.endpoints]
+                self._status_at = time.monotonic()
+            return list(self._status)
+
+    def models(self, refresh: bool = False) -> list[ModelInfo]:
+        """Every model of every endpoint that answers."""
+        return [m for s in self.endpoint_status(refresh) if s.ok for m in s.models]
+
+    def find_model(self, model_id: str) -> ModelInfo | None:
+        """The served model with this id, if any endpoint has it."""
+        return next((m for m in self.models() if m.id == model_id), None)
+
+    def close(self) -> None:
+        """Flush pending writes and release the database and simulator."""
+        self.writer.close()
+        self.db.close()
+        stop = getattr(self.sim, "stop", None)
+        if stop:
+            stop()
+
+
+def open_store(settings: Settings) -> tuple[Database, Writer]:
+    """Open (and migrate) the database and start its writer; raises DatabaseLocked."""
+    db = Database(settings.db_path)
+    try:
+        migrate(db)
+    except Exception:
+        db.close()
+        raise
+    return db, Writer(db)
+
+
+def start_simulator() -> object:
+    """The built-in vLLM simulator on a free loopback port (answers are simulated)."""
+    from aeries.sim import SimServer  # imported lazily: a real deployment never needs it
+
+    return SimServer().start()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Open the store and resolve endpoints as described in the module docstring."""
+    db, writer = open_store(settings)
+    pool = ClientPool(
+        settings.api_key,
+        connect_timeout_s=settings.connect_timeout_s,
+        read_timeout_s=settings.read_timeout_s,
+    )
+    if settings.endpoints_configured:
+        return Runtime(settings, db, writer, pool, list(settings.base_urls))
+    if answers(DEFAULT_BASE_URL, settings.api_key):
+        return Runtime(settings, db, writer, pool, [DEFAULT_BASE_URL])
+    sim = start_simulator()
+    log.warning("No vLLM configured or on localhost:8000; answers are simulated.")
+    return Runtime(settings, db, writer, pool, [sim.base_url], simulated=True, sim=sim)  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""DuckDB storage: connection, migrations, background writer, and one module per concern."""

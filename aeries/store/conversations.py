@@ -1,0 +1,197 @@
+"""Conversations and their message trees; every query is scoped to one user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aeries.ids import is_id, new_id, utcnow
+from aeries.store.db import Database
+from aeries.store.writer import Execute, Insert, Writer
+from aeries.text import like_pattern, make_title
+from aeries.tree import Message
+
+
+@dataclass
+class Conversation:
+    """A conversation row as the UI needs it."""
+
+    id: str
+    user_id: str
+    title: str
+    created_at: datetime
+    last_message_at: datetime | None
+    message_count: int
+    current_leaf_id: str | None
+    archived: bool
+    persona_id: str | None = None
+
+
+_CONV_COLUMNS = (
+    "id, user_id, title, created_at, last_message_at, message_count, current_leaf_id, archived,"
+    " persona_id"
+)
+
+
+def new_conversation(
+    writer: Writer, user_id: str, first_message: str, persona_id: str | None = None
+) -> Conversation:
+    """Create a conversation titled from its first message (written in the background)."""
+    now = utcnow()
+    conv = Conversation(
+        id=new_id(),
+        user_id=user_id,
+        title=make_title(first_message),
+        created_at=now,
+        last_message_at=now,
+        message_count=0,
+        current_leaf_id=None,
+        archived=False,
+        persona_id=persona_id,
+    )
+    writer.submit(
+        Insert(
+            "conversations",
+            {
+                "id": conv.id,
+                "user_id": user_id,
+                "title": conv.title,
+                "persona_id": persona_id,
+                "created_at": now,
+                "last_message_at": now,
+            },
+        )
+    )
+    return conv
+
+
+def list_conversations(
+    db: Database,
+    user_id: str,
+    *,
+    archived: bool = False,
+    query: str | None = None,
+    limit: int = 200,
+) -> list[Conversation]:
+    """The user's conversations by last activity; ``query`` matches titles and message text."""
+    sql = f"SELECT {_CONV_COLUMNS} FROM conversations c WHERE user_id = ? AND NOT deleted"
+    params: list[Any] = [user_id]
+    sql += " AND archived = ?"
+    params.append(archived)
+    if query and query.strip():
+        pattern = like_pattern(query.strip())
+        sql += (
+            " AND (title ILIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m"
+            " WHERE m.conversation_id = c.id AND m.content ILIKE ? ESCAPE '\\'))"
+        )
+        params += [pattern, pattern]
+    sql += " ORDER BY coalesce(last_message_at, created_at) DESC, id DESC LIMIT ?"
+    params.append(limit)
+    return [Conversation(*row) for row in db.rows(sql, params)]
+
+
+def get_conversation(db: Database, user_id: str, conversation_id: str) -> Conversation | None:
+    """The conversation if it exists, is not deleted, and belongs to ``user_id``."""
+    if not is_id(conversation_id):
+        return None
+    row = db.one(
+        f"SELECT {_CONV_COLUMNS} FROM conversations WHERE id = ? AND user_id = ? AND NOT deleted",
+        [conversation_id, user_id],
+    )
+    return Conversation(*row) if row else None
+
+
+def load_messages(db: Database, user_id: str, conversation_id: str) -> list[Message]:
+    """All messages of a user's conversation, with their exchange's timings in ``meta``."""
+    rows = db.records(
+        """SELECT m.id, m.conversation_id, m.parent_id, m.role, m.content, m.created_at,
+                  m.reasoning, m.status, m.exchange_id, m.origin, m.origin_message_id,
+                  m.edited_at, e.model, e.ttft_ms, e.e2e_ms, e.completion_tokens, e.error,
+                  e.prompt_tokens
+           FROM messages m
+           JOIN conversations c ON c.id = m.conversation_id
+           LEFT JOIN exchanges e ON e.id = m.exchange_id
+           WHERE m.conversation_id = ? AND c.user_id = ? AND NOT c.deleted
+           ORDER BY m.created_at, m.id""",
+        [conversation_id, user_id],
+    )
+    meta_keys = ("model", "ttft_ms", "e2e_ms", "completion_tokens", "error", "prompt_tokens")
+    messages = []
+    for row in rows:
+        meta = {k: row.pop(k) for k in meta_keys}
+        messages.append(Message(**row, meta={k: v for k, v in meta.items() if v is not None}))
+    return messages
+
+
+def message_row(message: Message) -> dict[str, Any]:
+    """The ``messages`` row for a Message."""
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "parent_id": message.parent_id,
+        "role": message.role,
+        "content": message.content,
+        "reasoning": message.reasoning,
+        "status": message.status,
+        "exchange_id": message.exchange_id,
+        "origin": message.origin,
+        "origin_message_id": message.origin_message_id,
+        "created_at": message.created_at,
+        "edited_at": message.edited_at,
+    }
+
+
+def save_message(writer: Writer, user_id: str, message: Message) -> None:
+    """Store a message and make it the conversation's shown leaf."""
+    writer.submit(
+        Insert("messages", message_row(message)),
+        Execute(
+            """UPDATE conversations
+               SET message_count = message_count + 1, last_message_at = ?, current_leaf_id = ?
+               WHERE id = ? AND user_id = ?""",
+            [message.created_at, message.id, message.conversation_id, user_id],
+        ),
+    )
+
+
+def set_current_leaf(writer: Writer, user_id: str, conversation_id: str, leaf_id: str) -> None:
+    """Remember which branch is on screen, so a reload shows the same one."""
+    writer.submit(
+        Execute(
+            "UPDATE conversations SET current_leaf_id = ? WHERE id = ? AND user_id = ?",
+            [leaf_id, conversation_id, user_id],
+        )
+    )
+
+
+def rename_conversation(writer: Writer, user_id: str, conversation_id: str, title: str) -> str:
+    """Rename (the title is cleaned to one line of ≤ 100 characters); returns the stored title."""
+    clean = make_title(title)
+    writer.submit(
+        Execute(
+            "UPDATE conversations SET title = ? WHERE id = ? AND user_id = ?",
+            [clean, conversation_id, user_id],
+        )
+    )
+    return clean
+
+
+def set_archived(writer: Writer, user_id: str, conversation_id: str, archived: bool) -> None:
+    """Archive (hide from the main list) or bring back."""
+    writer.submit(
+        Execute(
+            "UPDATE conversations SET archived = ? WHERE id = ? AND user_id = ?",
+            [archived, conversation_id, user_id],
+        )
+    )
+
+
+def delete_conversation(writer: Writer, user_id: str, conversation_id: str) -> None:
+    """Hide a conversation for good; its exchanges and signals stay for research."""
+    writer.submit(
+        Execute(
+            "UPDATE conversations SET deleted = true WHERE id = ? AND user_id = ?",
+            [conversation_id, user_id],
+        )
+    )

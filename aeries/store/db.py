@@ -1,0 +1,103 @@
+"""The DuckDB connection: one per process, a fresh cursor for every query."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+Params = Sequence[Any] | dict[str, Any] | None
+
+
+class DatabaseLocked(RuntimeError):
+    """Another process holds the database file; DuckDB allows one writer process per file."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        pid = re.search(r"PID (\d+)", detail)
+        holder = f" (process {pid.group(1)})" if pid else ""
+        super().__init__(
+            f"The database {path} is in use by another program{holder}. DuckDB lets only one "
+            "process open a database file. Close the other program (another Aeries, a notebook "
+            "or the duckdb CLI), or point Aeries at another file with AERIES_DB, then reload. "
+            "To read the data while Aeries runs, use `python -m aeries export --out DIR`."
+        )
+        self.path = path
+        self.pid = int(pid.group(1)) if pid else None
+
+
+class DatabaseError(RuntimeError):
+    """The database file cannot be opened (corrupt, unreadable, not a DuckDB file)."""
+
+
+class Database:
+    """A DuckDB file opened once; every call uses its own cursor so threads never share one."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise DatabaseLocked(self.path, str(exc)) from None
+            raise DatabaseError(f"The database {self.path} could not be opened: {exc}") from None
+        except duckdb.Error as exc:
+            raise DatabaseError(f"The database {self.path} could not be opened: {exc}") from None
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor (a connection to the same database) for the calling thread."""
+        with self._lock:
+            if self._closed:
+                raise DatabaseError("The database connection is closed.")
+            return self._con.cursor()
+
+    def execute(self, sql: str, params: Params = None) -> None:
+        """Run one statement (parameterised) in its own cursor."""
+        with self.cursor() as cur:
+            cur.execute(sql, params)
+
+    def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+        """All rows of a query as tuples."""
+        with self.cursor() as cur:
+            return cur.execute(sql, params).fetchall()
+
+    def one(self, sql: str, params: Params = None) -> tuple[Any, ...] | None:
+        """The first row of a query, or None."""
+        with self.cursor() as cur:
+            return cur.execute(sql, params).fetchone()
+
+    def records(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
+        """All rows as dicts keyed by column name."""
+        with self.cursor() as cur:
+            result = cur.execute(sql, params)
+            names = [d[0] for d in result.description or []]
+            return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+    def df(self, sql: str, params: Params = None) -> pd.DataFrame:
+        """A query's result as a pandas DataFrame."""
+        with self.cursor() as cur:
+            return cur.execute(sql, params).df()
+
+    def close(self) -> None:
+        """Checkpoint and close; later calls fail clearly."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            with contextlib.suppress(duckdb.Error):
+                self._con.execute("CHECKPOINT")
+            self._con.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether close() has run."""
+        return self._closed

@@ -1,0 +1,144 @@
+"""Ordered schema migrations, each applied once and recorded in ``schema_migrations``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aeries.ids import utcnow
+from aeries.store.db import Database
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step. Never edit a released migration: add a new one."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+CORE_TABLES = Migration(
+    1,
+    "core tables: users, conversations, messages, exchanges, signals",
+    (
+        """CREATE TABLE users (
+            id VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL UNIQUE,
+            created_at TIMESTAMPTZ NOT NULL,
+            synthetic BOOLEAN NOT NULL DEFAULT false
+        )""",
+        """CREATE TABLE conversations (
+            id VARCHAR PRIMARY KEY,
+            user_id VARCHAR NOT NULL,
+            title VARCHAR NOT NULL,
+            persona_id VARCHAR,
+            created_at TIMESTAMPTZ NOT NULL,
+            last_message_at TIMESTAMPTZ,
+            message_count INTEGER NOT NULL DEFAULT 0,
+            current_leaf_id VARCHAR,
+            archived BOOLEAN NOT NULL DEFAULT false,
+            deleted BOOLEAN NOT NULL DEFAULT false,
+            synthetic BOOLEAN NOT NULL DEFAULT false
+        )""",
+        """CREATE TABLE messages (
+            id VARCHAR NOT NULL,
+            conversation_id VARCHAR NOT NULL,
+            parent_id VARCHAR,
+            role VARCHAR NOT NULL,
+            content VARCHAR NOT NULL,
+            reasoning VARCHAR,
+            status VARCHAR,
+            exchange_id VARCHAR,
+            origin VARCHAR NOT NULL DEFAULT 'new',
+            origin_message_id VARCHAR,
+            created_at TIMESTAMPTZ NOT NULL,
+            edited_at TIMESTAMPTZ
+        )""",
+        """CREATE TABLE exchanges (
+            id VARCHAR NOT NULL,
+            user_id VARCHAR,
+            conversation_id VARCHAR,
+            message_id VARCHAR,
+            source VARCHAR NOT NULL,
+            endpoint VARCHAR,
+            model VARCHAR NOT NULL,
+            persona_id VARCHAR,
+            brief_enabled BOOLEAN,
+            params JSON,
+            request_messages JSON,
+            response_text VARCHAR,
+            reasoning_text VARCHAR,
+            status VARCHAR NOT NULL,
+            error VARCHAR,
+            error_kind VARCHAR,
+            finish_reason VARCHAR,
+            started_at TIMESTAMPTZ NOT NULL,
+            ttft_ms DOUBLE,
+            e2e_ms DOUBLE,
+            tpot_ms DOUBLE,
+            itl_mean_ms DOUBLE,
+            itl_p50_ms DOUBLE,
+            itl_p95_ms DOUBLE,
+            itl_max_ms DOUBLE,
+            chunk_count INTEGER,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            synthetic BOOLEAN NOT NULL DEFAULT false
+        )""",
+        """CREATE TABLE signals (
+            id VARCHAR NOT NULL,
+            user_id VARCHAR,
+            conversation_id VARCHAR,
+            exchange_id VARCHAR,
+            message_id VARCHAR,
+            kind VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            value_num DOUBLE,
+            value_text VARCHAR,
+            extractor VARCHAR,
+            extractor_version VARCHAR,
+            prompt_hash VARCHAR,
+            created_at TIMESTAMPTZ NOT NULL,
+            synthetic BOOLEAN NOT NULL DEFAULT false
+        )""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (CORE_TABLES,)
+
+_LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL
+)"""
+
+
+def applied_versions(db: Database) -> list[int]:
+    """Versions already recorded, ascending."""
+    db.execute(_LEDGER)
+    return [row[0] for row in db.rows("SELECT version FROM schema_migrations ORDER BY version")]
+
+
+def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Apply every pending migration in order, each in its own transaction; return those applied."""
+    done = set(applied_versions(db))
+    newly: list[int] = []
+    for migration in sorted(migrations, key=lambda m: m.version):
+        if migration.version in done:
+            continue
+        with db.cursor() as cur:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                for statement in migration.statements:
+                    cur.execute(statement)
+                cur.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    [migration.version, migration.name, utcnow()],
+                )
+                cur.execute("COMMIT")
+            except Exception:
+                cur.execute("ROLLBACK")
+                raise
+        newly.append(migration.version)
+    return newly

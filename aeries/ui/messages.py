@@ -1,0 +1,184 @@
+"""The branch on screen: messages with sibling navigation, edit, regenerate and feedback."""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from aeries.runtime import Runtime
+from aeries.store.conversations import set_current_leaf
+from aeries.store.signals import latest_feedback, record_feedback
+from aeries.text import check_message
+from aeries.tree import Message
+from aeries.ui.chat_state import ChatView, notice, remember, set_pending
+from aeries.ui.text import literal
+
+_EDITING = "aeries.chat.editing"
+
+
+def metrics_caption(
+    model: str | None, ttft_ms: float | None, e2e_ms: float | None, tokens: int | None
+) -> str:
+    """'model · TTFT 152 ms · 200 tokens · 48.3 tok/s' (parts that are known)."""
+    parts = [model] if model else []
+    if ttft_ms is not None:
+        parts.append(f"TTFT {ttft_ms:,.0f} ms")
+    if tokens:
+        parts.append(f"{tokens:,} tokens")
+        if e2e_ms:
+            parts.append(f"{tokens / (e2e_ms / 1000):,.1f} tok/s")
+    return " · ".join(parts)
+
+
+def render_branch(rt: Runtime, view: ChatView) -> None:
+    """Every message of the branch on screen, with its controls."""
+    branch = view.branch
+    answers = [m.id for m in branch if m.role == "assistant"]
+    feedback = latest_feedback(rt.db, view.user_id, answers) if answers else {}
+    for message in branch:
+        with st.chat_message(message.role):
+            if message.role == "user":
+                _user_message(rt, view, message)
+            else:
+                _assistant_message(rt, view, message, feedback.get(message.id, {}))
+
+
+def _sibling_nav(rt: Runtime, view: ChatView, message: Message, column: DeltaGenerator) -> None:
+    index, count = view.tree.position(message.id)
+    if count < 2:
+        return
+    left, mid, right = column.columns([1, 1.4, 1], gap="small", vertical_alignment="center")
+    left.button(
+        "‹",
+        key=f"prev-{message.id}",
+        disabled=index == 1,
+        help="Previous version",
+        on_click=_switch,
+        args=(rt, view, message.id, -1),
+    )
+    mid.markdown(f"{index} / {count}")
+    right.button(
+        "›",
+        key=f"next-{message.id}",
+        disabled=index == count,
+        help="Next version",
+        on_click=_switch,
+        args=(rt, view, message.id, 1),
+    )
+
+
+def _switch(rt: Runtime, view: ChatView, message_id: str, step: int) -> None:
+    view.leaf_id = view.tree.switch(message_id, step)
+    if view.conversation_id:
+        set_current_leaf(rt.writer, view.user_id, view.conversation_id, view.leaf_id)
+    remember(view)
+
+
+def _user_message(rt: Runtime, view: ChatView, message: Message) -> None:
+    if st.session_state.get(_EDITING) == message.id:
+        _edit_form(view, message)
+        return
+    st.markdown(literal(message.content))
+    nav, edit, _ = st.columns([3, 1, 6], vertical_alignment="center")
+    _sibling_nav(rt, view, message, nav)
+    edit.button(
+        "✏️",
+        key=f"edit-{message.id}",
+        help="Edit this message (keeps the original)",
+        on_click=lambda: st.session_state.update({_EDITING: message.id}),
+    )
+
+
+def _edit_form(view: ChatView, message: Message) -> None:
+    with st.form(key=f"edit-form-{message.id}"):
+        text = st.text_area("Edit message", value=message.content, key=f"edit-text-{message.id}")
+        save, cancel = st.columns(2)
+        saved = save.form_submit_button("Save and send", type="primary")
+        cancelled = cancel.form_submit_button("Cancel")
+    if cancelled:
+        st.session_state.pop(_EDITING, None)
+        st.rerun()
+    if saved:
+        hint = check_message(text)
+        if hint:
+            st.warning(hint)
+            return
+        st.session_state.pop(_EDITING, None)
+        set_pending({"kind": "edit", "message_id": message.id, "text": text})
+        st.rerun()
+
+
+def _assistant_message(rt: Runtime, view: ChatView, message: Message, feedback: dict) -> None:
+    if message.reasoning:
+        with st.expander("Reasoning", expanded=False):
+            st.markdown(message.reasoning)
+    if message.content:
+        st.markdown(message.content)
+    meta = message.meta
+    if message.status == "error":
+        st.error(meta.get("error") or "This answer failed.")
+    elif message.status == "aborted":
+        st.caption("Stopped before the end.")
+    st.caption(
+        metrics_caption(
+            meta.get("model"),
+            meta.get("ttft_ms"),
+            meta.get("e2e_ms"),
+            meta.get("completion_tokens"),
+        )
+    )
+    nav, regen, thumbs, comment = st.columns([3, 1, 2, 4], vertical_alignment="center")
+    _sibling_nav(rt, view, message, nav)
+    regen.button(
+        "🔄",
+        key=f"regen-{message.id}",
+        help="Regenerate (keeps this answer)",
+        on_click=set_pending,
+        args=({"kind": "regenerate", "message_id": message.id},),
+    )
+    if message.status == "error" and not message.content:
+        return
+    with thumbs:
+        default = feedback.get("thumbs")
+        st.feedback(
+            "thumbs",
+            key=f"thumbs-{message.id}",
+            default=int(float(default)) if default is not None else None,
+            on_change=_thumbs,
+            args=(rt, view, message),
+        )
+    with comment.popover("💬 Comment"):
+        with st.form(key=f"comment-form-{message.id}", clear_on_submit=True):
+            text = st.text_area("What worked, what didn't?", key=f"comment-{message.id}")
+            if st.form_submit_button("Save comment"):
+                if text.strip():
+                    _feedback(rt, view, message, None, text)
+                    st.toast("Comment saved.")
+                else:
+                    st.warning("Write a comment first.")
+        if feedback.get("comment"):
+            st.caption(f"Last comment: {literal(str(feedback['comment']))}")
+
+
+def _thumbs(rt: Runtime, view: ChatView, message: Message) -> None:
+    value = st.session_state.get(f"thumbs-{message.id}")
+    if value is None:
+        return
+    _feedback(rt, view, message, bool(value), None)
+    notice("Thanks, your feedback was saved.")
+
+
+def _feedback(
+    rt: Runtime, view: ChatView, message: Message, up: bool | None, comment: str | None
+) -> None:
+    if view.conversation_id is None:
+        return
+    record_feedback(
+        rt.writer,
+        user_id=view.user_id,
+        conversation_id=view.conversation_id,
+        message_id=message.id,
+        exchange_id=message.exchange_id,
+        thumbs_up=up,
+        comment=comment,
+    )
