@@ -39,11 +39,18 @@ class EndpointStatus:
         return public_url(self.url)
 
 
-def list_models(url: str, api_key: str, timeout_s: float = 2.0) -> EndpointStatus:
-    """Ask ``url`` for its models (``GET /v1/models``); never raises."""
-    client = openai.OpenAI(base_url=url, api_key=api_key, max_retries=0, timeout=timeout_s)
+def list_models(
+    url: str, api_key: str, timeout_s: float = 2.0, client: openai.OpenAI | None = None
+) -> EndpointStatus:
+    """Ask ``url`` for its models (``GET /v1/models``); never raises.
+
+    Passing the client used for chat keeps its connection warm for the first answer.
+    """
+    own = client is None
+    if client is None:
+        client = openai.OpenAI(base_url=url, api_key=api_key, max_retries=0, timeout=timeout_s)
     try:
-        page = client.models.list()
+        page = client.with_options(timeout=timeout_s).models.list()
     except openai.APIConnectionError:
         return EndpointStatus(url, False, error=RESTING)
     except openai.APIStatusError as exc:
@@ -51,7 +58,8 @@ def list_models(url: str, api_key: str, timeout_s: float = 2.0) -> EndpointStatu
     except Exception as exc:  # a proxy returning HTML, a malformed body…
         return EndpointStatus(url, False, error=f"{public_url(url)} did not answer as vLLM: {exc}")
     finally:
-        client.close()
+        if own:
+            client.close()
     models = []
     for model in page.data:
         extra = model.model_extra or {}

@@ -87,7 +87,7 @@ def describe_error(exc: BaseException, *, model: str, partial: bool = False) -> 
         # Raised while iterating when vLLM sends a `data: {"error": ...}` event mid-stream.
         detail = _server_message(exc)
         return ErrorInfo(
-            "midstream_error", f"The model failed mid-answer: {detail}.{kept}".strip(), detail
+            "midstream_error", f"The model failed mid-answer: {detail.rstrip('.')}.{kept}", detail
         )
     return ErrorInfo(
         "connection_lost",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+import httpx2
 import openai
 
 from aeries.errors import describe_error
@@ -151,6 +152,9 @@ class ClientPool:
                     max_retries=0,
                     timeout=self._timeout,
                 )
+                # The chat resource is imported lazily on first access (~60 ms): pay it here,
+                # not inside the first answer's TTFT.
+                _ = client.chat.completions
                 self._clients[endpoint] = client
             return client
 
@@ -281,6 +285,34 @@ class LLMStream:
         self.result.status = status
         if status == "aborted" and self.result.error is None:
             self.result.error_kind = "aborted"
+
+
+_WARM_CHUNK = (
+    b'data: {"id":"w","object":"chat.completion.chunk","created":0,"model":"w",'
+    b'"choices":[{"index":0,"delta":{"role":"assistant","content":"w"},"finish_reason":"stop"}]}'
+    b"\n\n"
+    b'data: {"id":"w","object":"chat.completion.chunk","created":0,"model":"w","choices":[],'
+    b'"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\ndata: [DONE]\n\n'
+)
+
+
+def warm_up_client_stack() -> None:
+    """Pay the client's one-time costs (lazy imports, pydantic schema building for request and
+    chunk types) at startup with one in-memory call, so the first answer's TTFT is not
+    ~60 ms slower than the rest."""
+
+    def answer(_: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(
+            200, headers={"content-type": "text/event-stream"}, content=_WARM_CHUNK
+        )
+
+    http = httpx2.Client(transport=httpx2.MockTransport(answer))
+    client = openai.OpenAI(
+        base_url="http://warm-up.invalid/v1", api_key="x", http_client=http, max_retries=0
+    )
+    request = ChatRequest("http://warm-up.invalid/v1", "w", [{"role": "user", "content": "w"}])
+    LLMStream(client, request).collect()
+    client.close()
 
 
 def stream_chat(pool: ClientPool, request: ChatRequest) -> LLMStream:

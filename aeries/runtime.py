@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from aeries.config import DEFAULT_BASE_URL, Settings
 from aeries.endpoints import EndpointStatus, ModelInfo, answers, list_models
-from aeries.llm import ClientPool
+from aeries.llm import ClientPool, warm_up_client_stack
 from aeries.store.db import Database
 from aeries.store.migrations import migrate
 from aeries.store.writer import Writer
@@ -44,7 +44,10 @@ class Runtime:
         with self._lock:
             stale = time.monotonic() - self._status_at > _MODELS_TTL_S
             if refresh or stale or not self._status:
-                self._status = [list_models(url, self.settings.api_key) for url in self.endpoints]
+                key = self.settings.api_key
+                self._status = [
+                    list_models(url, key, client=self.pool.get(url)) for url in self.endpoints
+                ]
                 self._status_at = time.monotonic()
             return list(self._status)
 
@@ -86,6 +89,7 @@ def start_simulator() -> object:
 def build_runtime(settings: Settings) -> Runtime:
     """Open the store and resolve endpoints as described in the module docstring."""
     db, writer = open_store(settings)
+    warm_up_client_stack()
     pool = ClientPool(
         settings.api_key,
         connect_timeout_s=settings.connect_timeout_s,

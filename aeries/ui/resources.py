@@ -9,7 +9,7 @@ from aeries.runtime import Runtime, build_runtime
 from aeries.store.db import DatabaseError, DatabaseLocked
 
 
-@st.cache_resource(show_spinner="Starting Aeries…")
+@st.cache_resource(show_spinner="Starting Aeries…", on_release=lambda rt: rt.close())
 def _runtime(settings: Settings) -> Runtime:
     return build_runtime(settings)
 

@@ -1,0 +1,278 @@
+"""The chat page through AppTest, against the simulator and a temporary database."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def send(at, text: str):
+    at.chat_input(key="aeries.prompt").set_value(text).run()
+    return at
+
+
+def db_rows(env, sql: str, params=None):
+    """Read the app's database from the test (same process: through the cached runtime)."""
+    from aeries.config import load_settings
+    from aeries.ui.resources import _runtime
+
+    rt = _runtime(load_settings(secrets={}))
+    rt.writer.flush()
+    return rt.db.rows(sql, params)
+
+
+def markdown_texts(at) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+def test_chat_turn_streams_answer_and_logs_exchange(app, env, sim):
+    at = app().run()
+    assert not at.exception
+    send(at, "What is a Bradley-Terry model?")
+    assert not at.exception
+    rows = db_rows(
+        env,
+        "SELECT status, model, params, completion_tokens, prompt_tokens, ttft_ms,"
+        " response_text, source, endpoint FROM exchanges",
+    )
+    assert len(rows) == 1
+    status, model, params, completion, prompt, ttft, text, source, endpoint = rows[0]
+    assert (status, model, source) == ("ok", "sim-llama-3.1-8b", "chat")
+    assert completion == 30 and prompt > 0
+    assert abs(ttft - 20) < 15
+    assert json.loads(params)["temperature"] == 0.7
+    assert endpoint == sim.base_url
+    assert any(text.strip()[:40] in m for m in markdown_texts(at))
+    caption = " ".join(c.value for c in at.caption)
+    assert "TTFT" in caption and "30 tokens" in caption
+    # Both messages stored, conversation titled from the first message.
+    assert db_rows(env, "SELECT role FROM messages ORDER BY created_at") == [
+        ("user",),
+        ("assistant",),
+    ]
+    assert db_rows(env, "SELECT title, message_count FROM conversations") == [
+        ("What is a Bradley-Terry model?", 2)
+    ]
+    assert at.query_params["c"]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\n\t"])
+def test_blank_message_is_refused_with_hint(app, env, text):
+    at = app().run()
+    send(at, text)
+    assert not at.exception
+    assert any("empty or blank" in w.value for w in at.warning)
+    assert db_rows(env, "SELECT count(*) FROM exchanges") == [(0,)]
+
+
+def test_reasoning_shown_in_collapsed_expander(app, env, sim):
+    at = app().run()
+    at.selectbox(key="aeries.model").select_index(1).run()  # sim-qwen3-8b
+    send(at, "think first")
+    assert not at.exception
+    expanders = [e for e in at.expander if e.label == "Reasoning"]
+    assert expanders
+    reasoning, content = db_rows(env, "SELECT reasoning_text, response_text FROM exchanges")[0]
+    assert reasoning and content and reasoning not in content
+
+
+def test_thinking_off_sends_enable_thinking_false(app, env, sim):
+    at = app().run()
+    at.selectbox(key="aeries.model").select_index(1).run()
+    at.toggle(key="aeries.thinking").set_value(False).run()
+    send(at, "no thinking please")
+    assert sim.stats.last_request["chat_template_kwargs"] == {"enable_thinking": False}
+    assert db_rows(env, "SELECT reasoning_text FROM exchanges") == [(None,)]
+    assert json.loads(db_rows(env, "SELECT params FROM exchanges")[0][0])["thinking"] is False
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind", "words"),
+    [
+        ("unknown_model", "unknown_model", "not served"),
+        ("context_length", "context_length", "too long"),
+        ("midstream_error", "midstream_error", "partial answer was kept"),
+        ("server_error", "http_500", "error (500)"),
+    ],
+)
+def test_failures_show_clear_message_and_are_logged(app, env, sim, fault, kind, words):
+    sim.config.fault = fault
+    at = app().run()
+    send(at, "hello")
+    assert not at.exception
+    assert any(words in e.value for e in at.error)
+    assert db_rows(env, "SELECT status, error_kind FROM exchanges") == [("error", kind)]
+    # The user's message is kept, and the failed answer is recorded with its status.
+    assert db_rows(env, "SELECT role, status FROM messages ORDER BY created_at") == [
+        ("user", None),
+        ("assistant", "error"),
+    ]
+
+
+def test_server_down_says_aeries_is_resting(app, env, monkeypatch):
+    monkeypatch.setenv("AERIES_BASE_URL", "http://127.0.0.1:9/v1")
+    at = app().run()
+    assert not at.exception
+    assert any("Aeries is resting" in w.value for w in at.warning)
+    send(at, "anyone there?")
+    assert not at.exception
+    assert db_rows(env, "SELECT count(*) FROM exchanges") == [(0,)]
+
+
+def test_prompt_too_long_is_a_clear_error_not_a_crash(app, env):
+    at = app().run()
+    send(at, "x " * 100_000)  # 200 KB
+    assert not at.exception
+    assert any("too long" in e.value for e in at.error)
+    assert db_rows(env, "SELECT status, error_kind FROM exchanges") == [("error", "context_length")]
+    assert db_rows(env, "SELECT length(content) FROM messages WHERE role='user'") == [(200_000,)]
+
+
+def _assistant_ids(env):
+    return [
+        r[0]
+        for r in db_rows(env, "SELECT id FROM messages WHERE role='assistant' ORDER BY created_at")
+    ]
+
+
+def test_regenerate_creates_sibling_and_navigation_switches_branch(app, env):
+    at = app().run()
+    send(at, "first question")
+    first = _assistant_ids(env)[0]
+    at.button(key=f"regen-{first}").click().run()
+    assert not at.exception
+    ids = _assistant_ids(env)
+    assert len(ids) == 2
+    parents = db_rows(env, "SELECT DISTINCT parent_id FROM messages WHERE role='assistant'")
+    assert len(parents) == 1  # siblings share the user message
+    origin = db_rows(env, "SELECT origin, origin_message_id FROM messages WHERE id = ?", [ids[1]])
+    assert origin == [("regenerate", first)]
+    assert any(m.value == "2 / 2" for m in at.markdown)
+    texts = db_rows(env, "SELECT response_text FROM exchanges ORDER BY started_at")
+    at.button(key=f"prev-{ids[1]}").click().run()
+    assert any(m.value == "1 / 2" for m in at.markdown)
+    shown = "\n".join(markdown_texts(at))
+    assert texts[0][0][:30] in shown
+    leaf = db_rows(env, "SELECT current_leaf_id FROM conversations")[0][0]
+    assert leaf == first
+
+
+def test_edit_creates_sibling_question_and_history_follows_branch(app, env, sim):
+    at = app().run()
+    send(at, "original question")
+    send(at, "follow up")
+    user_ids = [
+        r[0] for r in db_rows(env, "SELECT id FROM messages WHERE role='user' ORDER BY created_at")
+    ]
+    at.button(key=f"edit-{user_ids[0]}").click().run()
+    at.text_area(key=f"edit-text-{user_ids[0]}").input("edited question")
+    at.button(key=f"FormSubmitter:edit-form-{user_ids[0]}-Save and send").click().run()
+    assert not at.exception
+    rows = db_rows(
+        env, "SELECT content, parent_id, origin FROM messages WHERE role='user' ORDER BY created_at"
+    )
+    assert rows[-1] == ("edited question", None, "edit")
+    sent = [m["content"] for m in sim.stats.last_request["messages"]]
+    assert sent == ["edited question"]  # the new branch only, not the old follow-up
+    assert any(m.value == "2 / 2" for m in at.markdown)
+
+
+def test_history_sent_follows_shown_branch(app, env, sim):
+    at = app().run()
+    send(at, "q1")
+    first = _assistant_ids(env)[0]
+    at.button(key=f"regen-{first}").click().run()
+    second = _assistant_ids(env)[1]
+    at.button(key=f"prev-{second}").click().run()  # back to the first answer
+    send(at, "q2")
+    sent = sim.stats.last_request["messages"]
+    first_text = db_rows(env, "SELECT content FROM messages WHERE id = ?", [first])[0][0]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert sent[1]["content"] == first_text
+
+
+def test_feedback_and_comment_land_in_signals(app, env):
+    at = app().run()
+    send(at, "rate me")
+    answer = _assistant_ids(env)[0]
+    at.feedback(key=f"thumbs-{answer}").set_value(1).run()
+    at.text_area(key=f"comment-{answer}").input("Clear & <b>short</b>")
+    at.button(key=f"FormSubmitter:comment-form-{answer}-Save comment").click().run()
+    assert not at.exception
+    rows = db_rows(
+        env,
+        "SELECT kind, name, value_num, value_text, message_id, exchange_id IS NOT NULL"
+        " FROM signals ORDER BY created_at",
+    )
+    assert rows == [
+        ("feedback", "thumbs", 1.0, None, answer, True),
+        ("feedback", "comment", None, "Clear & <b>short</b>", answer, True),
+    ]
+
+
+def test_rename_archive_delete_search_and_export(app, env):
+    at = app().run()
+    send(at, "Owls at night")
+    at.button(key="aeries.new_chat").click().run()
+    send(at, "Cats by day")
+    convs = dict(db_rows(env, "SELECT title, id FROM conversations"))
+    owl, cat = convs["Owls at night"], convs["Cats by day"]
+    # search by content
+    at.text_input(key="aeries.search").input("night").run()
+    labels = [b.label for b in at.button if b.key and b.key.startswith("conv-")]
+    assert labels == ["Owls at night"]
+    at.text_input(key="aeries.search").input("").run()
+    # rename the open conversation (cats)
+    at.text_input(key=f"title-{cat}").input("Felines <i>by</i> day").run()
+    at.button(key=f"rename-{cat}").click().run()
+    assert db_rows(env, "SELECT title FROM conversations WHERE id = ?", [cat]) == [
+        ("Felines <i>by</i> day",)
+    ]
+    # exports
+    md = at.get("download_button")
+    assert md  # Markdown and JSON download buttons are present
+    # archive then delete
+    at.button(key=f"archive-{cat}").click().run()
+    assert db_rows(env, "SELECT archived FROM conversations WHERE id = ?", [cat]) == [(True,)]
+    at.button(key=f"conv-{owl}").click().run()
+    at.checkbox(key=f"sure-{owl}").check().run()
+    at.button(key=f"delete-{owl}").click().run()
+    assert db_rows(env, "SELECT deleted FROM conversations WHERE id = ?", [owl]) == [(True,)]
+    assert not [b for b in at.button if b.key == f"conv-{owl}"]
+    assert not at.exception
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "שלום עולם",
+        "emoji 👩🏽‍🔬 and combining é",
+        "nul\x00byte",
+        "<script>alert(1)</script>",
+        "**bold** [x](javascript:alert(1))",
+    ],
+)
+def test_unusual_text_is_stored_and_shown_literally(app, env, text):
+    at = app().run()
+    send(at, text)
+    assert not at.exception
+    assert db_rows(env, "SELECT content FROM messages WHERE role='user'") == [(text,)]
+    from aeries.ui.text import literal
+
+    assert literal(text) in markdown_texts(at)
+
+
+def test_reload_keeps_conversation_via_query_param(app, env):
+    at = app().run()
+    send(at, "remember me")
+    conv = at.query_params["c"]
+    again = app({"c": conv}).run()
+    assert not again.exception
+    assert any("remember me" in m for m in markdown_texts(again))
+
+
+def test_crafted_conversation_id_shows_nothing(app, env):
+    at = app({"c": "'; DROP TABLE conversations; --"}).run()
+    assert not at.exception
+    assert db_rows(env, "SELECT count(*) FROM conversations") == [(0,)]
