@@ -1,0 +1,114 @@
+"""TTFT through Aeries' streaming path versus the raw openai client, in one run.
+
+Both talk to the simulator (TTFT 20 ms) over loopback, interleaved request by request so drift
+hits both alike. Aeries' path = LLMStream (timings, reasoning split) + the renderer's coalescing
+and paragraph freezing + the exchange hand-off to the background writer. Reported: added ms at
+p50 and p99 (Aeries − raw), and the ratio of medians.
+
+    python bench/bench_ttft.py [--requests 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import openai
+
+from aeries.llm import ChatRequest, ClientPool, stream_chat, warm_up_client_stack
+from aeries.sim import SimConfig, SimServer
+from aeries.store.db import Database
+from aeries.store.exchanges import exchange_row, log_exchange
+from aeries.store.migrations import migrate
+from aeries.store.writer import Writer
+from aeries.streaming import StreamText, Throttle
+from bench._common import pct, summary, today
+
+MODEL = "sim-llama-3.1-8b"
+MESSAGES = [{"role": "user", "content": "Explain TTFT in one paragraph."}]
+
+
+def raw_ttft(client: openai.OpenAI) -> float:
+    """The plain client: first content chunk, then drain."""
+    t0 = time.perf_counter()
+    stream = client.chat.completions.create(
+        model=MODEL,
+        messages=MESSAGES,
+        stream=True,
+        stream_options={"include_usage": True},
+        max_tokens=20,
+    )
+    first = None
+    for chunk in stream:
+        if first is None and chunk.choices and chunk.choices[0].delta.content:
+            first = (time.perf_counter() - t0) * 1000
+    stream.close()
+    assert first is not None
+    return first
+
+
+def aeries_ttft(pool: ClientPool, base_url: str, writer: Writer) -> float:
+    """Aeries' path up to the moment the renderer would draw the first token."""
+    from aeries.llm import Sampling
+
+    t0 = time.perf_counter()
+    request = ChatRequest(base_url, MODEL, MESSAGES, Sampling(max_tokens=20))
+    stream = stream_chat(pool, request)
+    text, throttle = StreamText(), Throttle(0.05)
+    first = None
+    for delta in stream:
+        text.add(delta.kind, delta.text)
+        if throttle.ready(time.perf_counter()):
+            text.new_blocks()
+            if first is None:
+                first = (time.perf_counter() - t0) * 1000
+    log_exchange(writer, exchange_row(request, stream.result, source="bench"))
+    assert first is not None
+    return first
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    server = SimServer(SimConfig(ttft_ms=20, itl_ms=1, tokens=20)).start()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(Path(tmp) / "bench.duckdb")
+        migrate(db)
+        writer = Writer(db)
+        warm_up_client_stack()
+        pool = ClientPool("EMPTY", connect_timeout_s=2, read_timeout_s=30)
+        raw = openai.OpenAI(base_url=server.base_url, api_key="EMPTY", max_retries=0)
+        for _ in range(10):  # warm both paths and the server
+            raw_ttft(raw)
+            aeries_ttft(pool, server.base_url, writer)
+        raws, ours = [], []
+        for i in range(args.requests):
+            if i % 2:
+                raws.append(raw_ttft(raw))
+                ours.append(aeries_ttft(pool, server.base_url, writer))
+            else:
+                ours.append(aeries_ttft(pool, server.base_url, writer))
+                raws.append(raw_ttft(raw))
+        writer.close()
+        logged = db.one("SELECT count(*) FROM exchanges")[0]
+        db.close()
+    server.stop()
+    print(f"TTFT benchmark, simulator TTFT 20 ms, {args.requests} requests each ({today()})")
+    print(summary("raw openai", raws))
+    print(summary("aeries    ", ours))
+    print(
+        f"added at p50: {pct(ours, 0.5) - pct(raws, 0.5):+.3f} ms, "
+        f"added at p99: {pct(ours, 0.99) - pct(raws, 0.99):+.3f} ms, "
+        f"ratio of medians aeries/raw: {pct(ours, 0.5) / pct(raws, 0.5):.3f}"
+    )
+    print(f"exchanges logged by the writer: {logged}")
+
+
+if __name__ == "__main__":
+    main()
