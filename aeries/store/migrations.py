@@ -105,7 +105,99 @@ CORE_TABLES = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (CORE_TABLES,)
+PERSONAS_AND_EVENTS = Migration(
+    2,
+    "personas, per-conversation brief switch, conversation events",
+    (
+        """CREATE TABLE personas (
+            id VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            system_prompt VARCHAR NOT NULL DEFAULT '',
+            model VARCHAR,
+            temperature DOUBLE NOT NULL DEFAULT 0.7,
+            top_p DOUBLE NOT NULL DEFAULT 1.0,
+            max_tokens INTEGER,
+            thinking BOOLEAN NOT NULL DEFAULT true,
+            is_default BOOLEAN NOT NULL DEFAULT false,
+            created_by VARCHAR,
+            created_at TIMESTAMPTZ NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL,
+            deleted BOOLEAN NOT NULL DEFAULT false,
+            synthetic BOOLEAN NOT NULL DEFAULT false
+        )""",
+        "ALTER TABLE conversations ADD COLUMN brief_enabled BOOLEAN NOT NULL DEFAULT true",
+        """CREATE TABLE events (
+            id VARCHAR NOT NULL,
+            user_id VARCHAR,
+            conversation_id VARCHAR,
+            kind VARCHAR NOT NULL,
+            payload JSON,
+            created_at TIMESTAMPTZ NOT NULL
+        )""",
+    ),
+)
+
+ARENA = Migration(
+    3,
+    "arena: battles, their sides, votes, and pairwise preferences (explicit and implicit)",
+    (
+        """CREATE TABLE battles (
+            id VARCHAR PRIMARY KEY,
+            user_id VARCHAR NOT NULL,
+            parent_battle_id VARCHAR,
+            prompt VARCHAR NOT NULL,
+            blind BOOLEAN NOT NULL DEFAULT true,
+            contestant_count INTEGER NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            synthetic BOOLEAN NOT NULL DEFAULT false
+        )""",
+        """CREATE TABLE battle_sides (
+            battle_id VARCHAR NOT NULL,
+            position INTEGER NOT NULL,
+            contestant VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            persona_id VARCHAR,
+            params JSON,
+            exchange_id VARCHAR,
+            synthetic BOOLEAN NOT NULL DEFAULT false
+        )""",
+        """CREATE TABLE votes (
+            id VARCHAR PRIMARY KEY,
+            battle_id VARCHAR NOT NULL,
+            user_id VARCHAR NOT NULL,
+            outcome VARCHAR NOT NULL,
+            best_position INTEGER,
+            reasons VARCHAR[],
+            comment VARCHAR,
+            ms_to_vote DOUBLE,
+            created_at TIMESTAMPTZ NOT NULL,
+            synthetic BOOLEAN NOT NULL DEFAULT false
+        )""",
+        """CREATE TABLE preferences (
+            id VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            user_id VARCHAR,
+            battle_id VARCHAR,
+            vote_id VARCHAR,
+            conversation_id VARCHAR,
+            contestant_a VARCHAR NOT NULL,
+            contestant_b VARCHAR NOT NULL,
+            model_a VARCHAR NOT NULL,
+            model_b VARCHAR NOT NULL,
+            exchange_a VARCHAR,
+            exchange_b VARCHAR,
+            position_a INTEGER,
+            position_b INTEGER,
+            winner VARCHAR NOT NULL,
+            weight DOUBLE NOT NULL DEFAULT 1.0,
+            created_at TIMESTAMPTZ NOT NULL,
+            synthetic BOOLEAN NOT NULL DEFAULT false
+        )""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (CORE_TABLES, PERSONAS_AND_EVENTS, ARENA)
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY,
