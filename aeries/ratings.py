@@ -1,0 +1,561 @@
+"""Arena ratings: Bradley–Terry with bootstrap intervals, online Elo and battle summaries.
+
+Battles are a DataFrame with ``model_a``, ``model_b``, ``winner`` (``"a"``, ``"b"``, ``"tie"``
+or ``"both_bad"``), an optional ``weight`` (default 1.0, also where missing) and an optional
+``ts``. ``"both_bad"`` is a tie, and a tie counts as half a win each way. Self-battles
+(``model_a == model_b``) and rows of weight 0 are dropped.
+
+Ratings use the Chatbot Arena logistic scale, P(i beats j) = 1 / (1 + base^((R_j − R_i)/scale)),
+and are centred so the mean rating is ``init_rating`` (or so that ``anchor`` is).
+
+The Bradley–Terry fit maximises the likelihood minus ``reg/2 · Σ θ²`` where θ is each model's
+log-strength in nats (θ = (R − init_rating) · ln(base) / scale). ``DEFAULT_REG = 1e-3`` is a
+Gaussian prior with a standard deviation of ~32 nats (~5,500 rating points): it moves ratings
+of models with a handful of votes by well under a point, yet keeps the optimum unique and
+finite when the data cannot pin a model down. Such models are "unbounded" (see
+``unbounded_models``): their finite rating is an artefact of the prior, so the UI should
+mark them.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_REG = 1e-3
+WINNER_CODES = {"a": 0, "b": 1, "tie": 2, "both_bad": 2}
+A_WINS, B_WINS, TIE = 0, 1, 2
+
+LEADERBOARD_COLUMNS = [
+    "model",
+    "rating",
+    "lower",
+    "upper",
+    "votes",
+    "wins",
+    "losses",
+    "ties",
+    "win_rate",
+    "unbounded",
+    "rank",
+]
+BOOTSTRAP_COLUMNS = ["rating", "lower", "upper", "rounds"]
+
+_MAX_ITER = 200
+_TOL = 1e-10
+_MAX_HALVINGS = 40
+_CHUNK_CELLS = 2_000_000
+
+
+@dataclass(frozen=True)
+class _Battles:
+    """Battles as integer model indices, outcome codes and weights."""
+
+    models: np.ndarray  # sorted model names
+    i: np.ndarray  # index of model_a
+    j: np.ndarray  # index of model_b
+    res: np.ndarray  # A_WINS, B_WINS or TIE
+    w: np.ndarray  # weights, all > 0
+
+    @property
+    def n(self) -> int:
+        return len(self.models)
+
+
+# ---------------------------------------------------------------------------
+# Input handling
+
+
+def _prepare(battles: pd.DataFrame, weight_col: str | None = "weight") -> _Battles:
+    """Validate battles and encode them; drops self-battles and zero-weight rows."""
+    if len(battles) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return _Battles(np.array([], dtype=object), empty, empty, empty, np.zeros(0))
+    missing = {"model_a", "model_b", "winner"} - set(battles.columns)
+    if missing:
+        raise KeyError(f"battles lack columns: {sorted(missing)}")
+    if battles[["model_a", "model_b"]].isna().any(axis=None):
+        raise ValueError("model_a and model_b must not be missing")
+    a = battles["model_a"].astype(str).to_numpy()
+    b = battles["model_b"].astype(str).to_numpy()
+    res = _encode_winner(battles["winner"])
+    w = _weights(battles, weight_col)
+    keep = (a != b) & (w > 0)
+    a, b, res, w = a[keep], b[keep], res[keep], w[keep]
+    codes, models = pd.factorize(np.concatenate([a, b]), sort=True)
+    m = len(a)
+    return _Battles(np.asarray(models, dtype=object), codes[:m], codes[m:], res, w)
+
+
+def _encode_winner(winner: pd.Series) -> np.ndarray:
+    codes = winner.map(WINNER_CODES)
+    bad = winner[codes.isna()]
+    if len(bad):
+        raise ValueError(f"unknown winner values: {sorted(map(str, bad.unique()))[:5]}")
+    return codes.to_numpy(dtype=np.int64)
+
+
+def _weights(battles: pd.DataFrame, weight_col: str | None) -> np.ndarray:
+    if weight_col is None or weight_col not in battles.columns:
+        return np.ones(len(battles))
+    w = pd.to_numeric(battles[weight_col]).fillna(1.0).to_numpy(dtype=float)
+    if not np.all(np.isfinite(w) & (w >= 0)):
+        raise ValueError(f"{weight_col!r} must be finite and non-negative")
+    return w
+
+
+def _in_ts_order(battles: pd.DataFrame) -> pd.DataFrame:
+    if "ts" not in battles.columns:
+        return battles
+    return battles.sort_values("ts", kind="stable", na_position="last")
+
+
+def _select_kind(
+    battles: pd.DataFrame, implicit_weight: float | None, kind_col: str, weight_col: str
+) -> pd.DataFrame:
+    """Drop implicit rows, or keep them with weight ``implicit_weight``."""
+    if kind_col not in battles.columns:
+        return battles
+    implicit = (battles[kind_col] == "implicit").to_numpy()
+    if implicit_weight is None:
+        return battles[~implicit]
+    if not (math.isfinite(implicit_weight) and implicit_weight >= 0):
+        raise ValueError("implicit_weight must be finite and non-negative")
+    out = battles.copy()
+    if weight_col not in out.columns:
+        out[weight_col] = 1.0
+    out[weight_col] = out[weight_col].astype(float)
+    out.loc[implicit, weight_col] = implicit_weight
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Aggregation
+
+
+def _unique_battles(data: _Battles) -> tuple[pd.DataFrame, np.ndarray]:
+    """Distinct (lo, hi, res, w) battles with lo < hi, and how often each occurs."""
+    swap = data.i > data.j
+    lo = np.where(swap, data.j, data.i)
+    hi = np.where(swap, data.i, data.j)
+    res = np.where(swap & (data.res != TIE), 1 - data.res, data.res)
+    frame = pd.DataFrame({"lo": lo, "hi": hi, "res": res, "w": data.w})
+    counts = frame.value_counts(sort=False)
+    keys = counts.index.to_frame(index=False)
+    return keys, counts.to_numpy(dtype=float)
+
+
+def _cell_contributions(keys: pd.DataFrame, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each unique battle, the win-matrix cells it adds to: (cell, source row, amount)."""
+    lo, hi = keys["lo"].to_numpy(), keys["hi"].to_numpy()
+    res, w = keys["res"].to_numpy(), keys["w"].to_numpy(dtype=float)
+    tie = np.flatnonzero(res == TIE)
+    first = np.where(res == B_WINS, hi * n + lo, lo * n + hi)
+    cells = np.concatenate([first, hi[tie] * n + lo[tie]])
+    source = np.concatenate([np.arange(len(keys)), tie])
+    amount = np.concatenate([np.where(res == TIE, w / 2, w), w[tie] / 2])
+    return cells, source, amount
+
+
+def _win_matrices(keys: pd.DataFrame, counts: np.ndarray, n: int) -> np.ndarray:
+    """Win-weight matrices W[r, i, j] (i's wins over j) for count vectors ``counts[r]``."""
+    counts = np.atleast_2d(counts)
+    rounds = counts.shape[0]
+    cells, source, amount = _cell_contributions(keys, n)
+    flat = (np.arange(rounds)[:, None] * (n * n) + cells[None, :]).ravel()
+    values = (counts[:, source] * amount[None, :]).ravel()
+    w = np.bincount(flat, weights=values, minlength=rounds * n * n)
+    return w.reshape(rounds, n, n)
+
+
+def _win_matrix(data: _Battles) -> np.ndarray:
+    keys, counts = _unique_battles(data)
+    return _win_matrices(keys, counts, data.n)[0]
+
+
+def _outcome_counts(data: _Battles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unweighted wins, losses and ties per model."""
+    n = data.n
+    winner = np.where(data.res == A_WINS, data.i, data.j)
+    loser = np.where(data.res == A_WINS, data.j, data.i)
+    decided = data.res != TIE
+    wins = np.bincount(winner[decided], minlength=n)
+    losses = np.bincount(loser[decided], minlength=n)
+    ties = np.bincount(np.concatenate([data.i[~decided], data.j[~decided]]), minlength=n)
+    return wins, losses, ties
+
+
+# ---------------------------------------------------------------------------
+# Bradley–Terry fit (batched Newton on aggregated win matrices)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _objective(w: np.ndarray, theta: np.ndarray, reg: float) -> np.ndarray:
+    """Penalised log-likelihood per round; w is (R, n, n), theta (R, n)."""
+    diff = theta[:, :, None] - theta[:, None, :]
+    log_p = -np.logaddexp(0.0, -diff)
+    return (w * log_p).sum(axis=(1, 2)) - 0.5 * reg * (theta**2).sum(axis=1)
+
+
+def _newton_step(w: np.ndarray, total: np.ndarray, theta: np.ndarray, reg: float) -> np.ndarray:
+    p = _sigmoid(theta[:, :, None] - theta[:, None, :])
+    grad = (w - total * p).sum(axis=2) - reg * theta
+    v = total * p * (1.0 - p)
+    n = theta.shape[1]
+    hess = -v + np.eye(n) * (v.sum(axis=2)[:, :, None] + reg)  # negative Hessian (PSD)
+    if reg > 0:
+        return np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
+    # Unpenalised: the Hessian is singular along shifts; the min-norm step keeps the mean.
+    return (np.linalg.pinv(hess, hermitian=True) @ grad[:, :, None])[:, :, 0]
+
+
+def _line_search(
+    w: np.ndarray, theta: np.ndarray, step: np.ndarray, base_obj: np.ndarray, reg: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Step-halving until the objective does not decrease; returns (accepted step, objective)."""
+    t = np.ones(len(theta))
+    obj = base_obj.copy()
+    pending = np.ones(len(theta), dtype=bool)
+    for _ in range(_MAX_HALVINGS):
+        idx = np.flatnonzero(pending)
+        trial = _objective(w[idx], theta[idx] + t[idx, None] * step[idx], reg)
+        ok = trial >= base_obj[idx] - 1e-12 * np.abs(base_obj[idx])
+        obj[idx[ok]] = trial[ok]
+        pending[idx[ok]] = False
+        t[idx[~ok]] /= 2
+        if not pending.any():
+            break
+    t[pending] = 0.0
+    return t[:, None] * step, obj
+
+
+def _fit_theta(w: np.ndarray, reg: float = DEFAULT_REG) -> np.ndarray:
+    """Log-strengths (nats) maximising the penalised BT likelihood for each W[r]."""
+    rounds, n, _ = w.shape
+    total = w + w.transpose(0, 2, 1)
+    theta = np.zeros((rounds, n))
+    obj = _objective(w, theta, reg)
+    active = np.ones(rounds, dtype=bool)
+    for _ in range(_MAX_ITER):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        step = _newton_step(w[idx], total[idx], theta[idx], reg)
+        step, obj[idx] = _line_search(w[idx], theta[idx], step, obj[idx], reg)
+        theta[idx] += step
+        active[idx] = np.abs(step).max(axis=1) > _TOL
+    return theta
+
+
+def _to_ratings(
+    theta: np.ndarray,
+    models: np.ndarray,
+    *,
+    scale: float,
+    base: float,
+    init_rating: float,
+    anchor: str | None,
+) -> np.ndarray:
+    """Convert nats to the rating scale and centre each row (NaN-aware)."""
+    ratings = theta * (scale / math.log(base))
+    if anchor is None:
+        centre = np.nanmean(ratings, axis=-1, keepdims=True)
+    else:
+        hits = np.flatnonzero(models == anchor)
+        if hits.size == 0:
+            raise KeyError(f"anchor model {anchor!r} has no battles")
+        centre = ratings[..., hits[0] : hits[0] + 1]
+    return ratings - centre + init_rating
+
+
+def _rating_series(models: np.ndarray, values: np.ndarray) -> pd.Series:
+    index = pd.Index(models, name="model", dtype="str")
+    return pd.Series(values, index=index, name="rating", dtype=float).sort_values(
+        ascending=False, kind="stable"
+    )
+
+
+def bradley_terry(
+    battles: pd.DataFrame,
+    *,
+    scale: float = 400.0,
+    base: float = 10.0,
+    init_rating: float = 1000.0,
+    weight_col: str | None = "weight",
+    anchor: str | None = None,
+    reg: float = DEFAULT_REG,
+) -> pd.Series:
+    """Maximum-likelihood Bradley–Terry ratings, indexed by model, best first.
+
+    ``reg`` is the L2 penalty on log-strengths (see module docstring); ``reg=0`` gives the
+    plain MLE, which only exists when every model is bounded.
+    """
+    data = _prepare(battles, weight_col)
+    if data.n == 0:
+        return _rating_series(data.models, np.zeros(0))
+    theta = _fit_theta(_win_matrix(data)[None], reg)[0]
+    ratings = _to_ratings(
+        theta, data.models, scale=scale, base=base, init_rating=init_rating, anchor=anchor
+    )
+    return _rating_series(data.models, ratings)
+
+
+def _fit_resamples(
+    keys: pd.DataFrame, draws: np.ndarray, n: int, reg: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit each resample (row of ``draws``); also which models appear in each round."""
+    # Chunk rounds so the (rounds, n, n) working arrays stay around 16 MB each.
+    chunk = max(1, _CHUNK_CELLS // (n * n))
+    thetas, presents = [], []
+    for start in range(0, len(draws), chunk):
+        samples = _win_matrices(keys, draws[start : start + chunk], n)
+        thetas.append(_fit_theta(samples, reg))
+        presents.append((samples.sum(axis=2) + samples.sum(axis=1)) > 0)
+    return np.concatenate(thetas), np.concatenate(presents)
+
+
+def bootstrap_ratings(
+    battles: pd.DataFrame,
+    *,
+    rounds: int = 100,
+    seed: int | None = None,
+    ci: float = 0.95,
+    scale: float = 400.0,
+    base: float = 10.0,
+    init_rating: float = 1000.0,
+    weight_col: str | None = "weight",
+    anchor: str | None = None,
+    reg: float = DEFAULT_REG,
+) -> pd.DataFrame:
+    """BT ratings with percentile bootstrap intervals over battles resampled with replacement.
+
+    Index: model (best first). Columns: rating (full-data fit), lower, upper, rounds (how
+    many rounds the model appeared in; a round without the model does not count for its
+    interval).
+    """
+    if rounds < 1 or not 0 < ci < 1:
+        raise ValueError("need rounds >= 1 and 0 < ci < 1")
+    data = _prepare(battles, weight_col)
+    if data.n == 0:
+        return pd.DataFrame(
+            {c: pd.Series(dtype=int if c == "rounds" else float) for c in BOOTSTRAP_COLUMNS},
+            index=pd.Index([], name="model", dtype="str"),
+        )
+    convert = {"scale": scale, "base": base, "init_rating": init_rating, "anchor": anchor}
+    keys, counts = _unique_battles(data)
+    full = _win_matrices(keys, counts, data.n)
+    point = _to_ratings(_fit_theta(full, reg)[0], data.models, **convert)
+
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(len(data.w), counts / counts.sum(), size=rounds)
+    theta, present = _fit_resamples(keys, draws.astype(float), data.n, reg)
+    sampled = _to_ratings(np.where(present, theta, np.nan), data.models, **convert)
+    with warnings.catch_warnings(action="ignore", category=RuntimeWarning):
+        # A model drawn in no round has an all-NaN column: its bounds are NaN.
+        lower, upper = np.nanquantile(sampled, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+    out = pd.DataFrame(
+        {"rating": point, "lower": lower, "upper": upper, "rounds": present.sum(axis=0)},
+        index=pd.Index(data.models, name="model", dtype="str"),
+    )
+    return out.sort_values("rating", ascending=False, kind="stable")
+
+
+# ---------------------------------------------------------------------------
+# Unbounded models
+
+
+def _reachability(adjacency: np.ndarray) -> np.ndarray:
+    """Transitive closure of a boolean adjacency matrix (reflexive)."""
+    reach = (adjacency | np.eye(len(adjacency), dtype=bool)).astype(float)
+    while True:
+        grown = (reach @ reach) > 0
+        if np.array_equal(grown, reach > 0):
+            return grown
+        reach = grown.astype(float)
+
+
+def _main_component(w: np.ndarray) -> np.ndarray:
+    """Mask of the largest strongly connected "beats" component (ties broken by weight)."""
+    same = _reachability(w > 0)
+    component = same & same.T
+    sizes = component.sum(axis=1)
+    if sizes.max() < 2:
+        return np.zeros(len(w), dtype=bool)
+    members = component.astype(float)
+    inner_weight = ((members @ (w + w.T)) * members).sum(axis=1)
+    best = np.lexsort((inner_weight, sizes))[-1]
+    return component[best]
+
+
+def _unbounded_reasons(data: _Battles) -> np.ndarray:
+    w = _win_matrix(data)
+    won, lost = w.sum(axis=1) > 0, w.sum(axis=0) > 0
+    main = _main_component(w)
+    reasons = np.full(data.n, "", dtype=object)
+    reasons[~main] = "outside the main comparison graph"
+    reasons[~lost] = "no losses"
+    reasons[~won] = "no wins"
+    return reasons
+
+
+def unbounded_reasons(battles: pd.DataFrame, *, weight_col: str | None = "weight") -> pd.Series:
+    """Why each model's BT rating is unbounded ("" when it is well defined).
+
+    The unpenalised MLE is finite only inside a strongly connected "beats" graph (a tie is
+    an edge both ways). Models outside the largest such component — all wins, all losses,
+    or disconnected — are unbounded.
+    """
+    data = _prepare(battles, weight_col)
+    index = pd.Index(data.models, name="model", dtype="str")
+    if data.n == 0:
+        return pd.Series([], index=index, name="reason", dtype="str")
+    return pd.Series(_unbounded_reasons(data), index=index, name="reason", dtype="str")
+
+
+def unbounded_models(battles: pd.DataFrame, *, weight_col: str | None = "weight") -> pd.Series:
+    """Boolean Series by model: True where the rating is not pinned down by the data."""
+    return (unbounded_reasons(battles, weight_col=weight_col) != "").rename("unbounded")
+
+
+# ---------------------------------------------------------------------------
+# Online Elo
+
+
+def online_elo(
+    battles: pd.DataFrame,
+    *,
+    k: float = 4.0,
+    scale: float = 400.0,
+    base: float = 10.0,
+    init_rating: float = 1000.0,
+    weight_col: str | None = "weight",
+) -> pd.Series:
+    """Sequential Elo in ``ts`` order (else row order); a battle's K is scaled by its weight."""
+    data = _prepare(_in_ts_order(battles), weight_col)
+    ratings = [init_rating] * data.n
+    score = {A_WINS: 1.0, B_WINS: 0.0, TIE: 0.5}
+    for i, j, res, w in zip(
+        data.i.tolist(), data.j.tolist(), data.res.tolist(), data.w.tolist(), strict=True
+    ):
+        expected = 1.0 / (1.0 + base ** ((ratings[j] - ratings[i]) / scale))
+        delta = k * w * (score[res] - expected)
+        ratings[i] += delta
+        ratings[j] -= delta
+    return _rating_series(data.models, np.asarray(ratings, dtype=float))
+
+
+# ---------------------------------------------------------------------------
+# Summaries
+
+
+def _model_frame(models: np.ndarray, values: np.ndarray, dtype: type) -> pd.DataFrame:
+    index = pd.Index(models, name="model", dtype="str")
+    columns = pd.Index(models, name="opponent", dtype="str")
+    return pd.DataFrame(values, index=index, columns=columns, dtype=dtype)
+
+
+def win_rate_matrix(battles: pd.DataFrame, *, weight_col: str | None = "weight") -> pd.DataFrame:
+    """Row model's (weighted) win rate against the column model, ties half; NaN if unplayed."""
+    data = _prepare(battles, weight_col)
+    if data.n == 0:
+        return _model_frame(data.models, np.zeros((0, 0)), float)
+    w = _win_matrix(data)
+    total = w + w.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(total > 0, w / total, np.nan)
+    return _model_frame(data.models, rate, float)
+
+
+def battle_count_matrix(battles: pd.DataFrame) -> pd.DataFrame:
+    """Symmetric count of battles between each pair of models (unweighted)."""
+    data = _prepare(battles, weight_col=None)
+    n = data.n
+    counts = np.bincount(data.i * n + data.j, minlength=n * n).reshape(n, n)
+    return _model_frame(data.models, counts + counts.T, int)
+
+
+def _empty_leaderboard() -> pd.DataFrame:
+    dtypes = {
+        "model": "str",
+        "rating": float,
+        "lower": float,
+        "upper": float,
+        "votes": int,
+        "wins": int,
+        "losses": int,
+        "ties": int,
+        "win_rate": float,
+        "unbounded": bool,
+        "rank": int,
+    }
+    return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in LEADERBOARD_COLUMNS})
+
+
+def leaderboard(
+    battles: pd.DataFrame,
+    *,
+    rounds: int = 100,
+    seed: int | None = 0,
+    implicit_weight: float | None = None,
+    kind_col: str = "kind",
+    weight_col: str = "weight",
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """Ratings with bootstrap intervals and vote counts, best first.
+
+    If ``kind_col`` exists, rows with kind "implicit" are dropped when ``implicit_weight`` is
+    None, else kept with that weight (replacing any weight they had). ``votes``, ``wins``,
+    ``losses`` and ``ties`` are unweighted counts; ``win_rate`` = (wins + ties/2) / votes.
+    ``rank`` is 1 + the number of models rated strictly higher.
+    """
+    selected = _select_kind(battles, implicit_weight, kind_col, weight_col)
+    data = _prepare(selected, weight_col)
+    if data.n == 0:
+        return _empty_leaderboard()
+    boot = bootstrap_ratings(selected, rounds=rounds, seed=seed, ci=ci, weight_col=weight_col)
+    wins, losses, ties = _outcome_counts(data)
+    votes = wins + losses + ties
+    table = pd.DataFrame(
+        {
+            "model": pd.array(data.models, dtype="str"),
+            "votes": votes,
+            "wins": wins,
+            "losses": losses,
+            "ties": ties,
+            "win_rate": (wins + 0.5 * ties) / votes,
+            "unbounded": _unbounded_reasons(data) != "",
+        }
+    )
+    table = boot[["rating", "lower", "upper"]].reset_index().merge(table, on="model")
+    table["rank"] = table["rating"].rank(ascending=False, method="min").astype(int)
+    table = table.sort_values(["rating", "model"], ascending=[False, True], kind="stable")
+    return table[LEADERBOARD_COLUMNS].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+
+
+def expected_win_prob(
+    r_a: float | np.ndarray, r_b: float | np.ndarray, scale: float = 400.0, base: float = 10.0
+) -> float | np.ndarray:
+    """P(a beats b) under the logistic rating model (a tie counts as half a win)."""
+    x = (np.asarray(r_a, dtype=float) - np.asarray(r_b, dtype=float)) * math.log(base) / scale
+    p = _sigmoid(x)
+    return float(p) if p.ndim == 0 else p
+
+
+def expand_best_of(contestants: list[str], best: str) -> list[tuple[str, str, str]]:
+    """Pairwise (model_a, model_b, winner) rows for a best-of-N vote: best beats each other."""
+    if len(set(contestants)) != len(contestants):
+        raise ValueError("contestants must be distinct")
+    if best not in contestants:
+        raise ValueError(f"best {best!r} is not among the contestants")
+    return [(best, other, "a") for other in contestants if other != best]
