@@ -12,10 +12,16 @@ from typing import Any
 
 from aeries.ids import new_id, utcnow
 from aeries.llm import ChatRequest, LLMStream, Sampling, stream_chat
+from aeries.observer import FinishedTurn
 from aeries.runtime import Runtime
 from aeries.store.conversations import save_message
 from aeries.store.exchanges import exchange_row, log_exchange
+from aeries.store.signals import Provenance, signal_row
+from aeries.store.writer import Insert, Writer
 from aeries.tree import Message
+
+IMPLICIT = Provenance("implicit", "1")
+HEURISTICS = Provenance("heuristics", "1")
 
 
 def bounded_history(branch: list[Message], history: int) -> list[dict[str, str]]:
@@ -71,6 +77,9 @@ class Turn:
         self.runtime = runtime
         self.spec = spec
         self.parent = branch[-1]
+        self.previous_answer = next(
+            (m.content for m in reversed(branch[:-1]) if m.role == "assistant"), None
+        )
         messages = system_messages(spec.system_prompt, spec.brief)
         messages += bounded_history(branch, runtime.settings.history)
         self.request = ChatRequest(spec.endpoint, spec.model, messages, spec.sampling)
@@ -122,7 +131,81 @@ class Turn:
         )
         log_exchange(self.runtime.writer, row)
         save_message(self.runtime.writer, spec.user_id, self.answer)
+        if result.status == "aborted":
+            implicit_signal(
+                self.runtime.writer,
+                "abort",
+                spec.user_id,
+                spec.conversation_id,
+                self.answer.id,
+                result.id,
+            )
+        self._observe()
         return self.answer
+
+    def _observe(self) -> None:
+        """Hand the finished exchange to the observer (it runs after the stream, never before)."""
+        observer = self.runtime.observer
+        answer = self.answer
+        if observer is None or answer is None or self.parent.role != "user":
+            return
+        result = self.stream.result
+        observer.submit(
+            FinishedTurn(
+                user_id=self.spec.user_id,
+                conversation_id=self.spec.conversation_id,
+                exchange_id=result.id,
+                answer_message_id=answer.id,
+                user_message_id=self.parent.id,
+                user_text=self.parent.content,
+                answer_text=result.content,
+                previous_answer=self.previous_answer,
+                status=result.status,
+                e2e_ms=result.e2e_ms,
+                endpoint=self.spec.endpoint,
+                model=self.spec.model,
+            )
+        )
+
+
+def implicit_signal(
+    writer: Writer,
+    name: str,
+    user_id: str,
+    conversation_id: str,
+    message_id: str,
+    exchange_id: str | None = None,
+) -> None:
+    """An implicit dissatisfaction signal (regenerate, edit, abort) about a message."""
+    row = signal_row(
+        kind="implicit",
+        name=name,
+        user_id=user_id,
+        provenance=IMPLICIT,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        exchange_id=exchange_id,
+        value_num=1.0,
+    )
+    writer.submit(Insert("signals", row))
+
+
+def reply_delay_signal(writer: Writer, user_id: str, previous: Message, reply: Message) -> None:
+    """Seconds between an answer and the user's next message (a heuristic signal)."""
+    if previous.role != "assistant":
+        return
+    delay = (reply.created_at - previous.created_at).total_seconds()
+    row = signal_row(
+        kind="heuristic",
+        name="reply_delay_s",
+        user_id=user_id,
+        provenance=HEURISTICS,
+        conversation_id=previous.conversation_id,
+        message_id=previous.id,
+        exchange_id=previous.exchange_id,
+        value_num=max(0.0, delay),
+    )
+    writer.submit(Insert("signals", row))
 
 
 def user_message(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from aeries.config import DEFAULT_BASE_URL, Settings
 from aeries.endpoints import EndpointStatus, ModelInfo, answers, list_models
 from aeries.llm import ClientPool, warm_up_client_stack
+from aeries.observer import Observer
 from aeries.store.db import Database
 from aeries.store.migrations import migrate
 from aeries.store.writer import Writer
@@ -35,6 +36,7 @@ class Runtime:
     endpoints: list[str]
     simulated: bool = False
     sim: object | None = None
+    observer: Observer | None = None
     _status: list[EndpointStatus] = field(default_factory=list)
     _status_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -60,7 +62,9 @@ class Runtime:
         return next((m for m in self.models() if m.id == model_id), None)
 
     def close(self) -> None:
-        """Flush pending writes and release the database and simulator."""
+        """Finish observing, flush pending writes, release the database and simulator."""
+        if self.observer is not None:
+            self.observer.close()
         self.writer.close()
         self.db.close()
         stop = getattr(self.sim, "stop", None)
@@ -96,9 +100,22 @@ def build_runtime(settings: Settings) -> Runtime:
         read_timeout_s=settings.read_timeout_s,
     )
     if settings.endpoints_configured:
-        return Runtime(settings, db, writer, pool, list(settings.base_urls))
-    if answers(DEFAULT_BASE_URL, settings.api_key):
-        return Runtime(settings, db, writer, pool, [DEFAULT_BASE_URL])
-    sim = start_simulator()
-    log.warning("No vLLM configured or on localhost:8000; answers are simulated.")
-    return Runtime(settings, db, writer, pool, [sim.base_url], simulated=True, sim=sim)  # type: ignore[attr-defined]
+        rt = Runtime(settings, db, writer, pool, list(settings.base_urls))
+    elif answers(DEFAULT_BASE_URL, settings.api_key):
+        rt = Runtime(settings, db, writer, pool, [DEFAULT_BASE_URL])
+    else:
+        sim = start_simulator()
+        log.warning("No vLLM configured or on localhost:8000; answers are simulated.")
+        base_url = sim.base_url  # type: ignore[attr-defined]
+        rt = Runtime(settings, db, writer, pool, [base_url], simulated=True, sim=sim)
+    rt.observer = Observer(
+        writer,
+        ClientPool(
+            settings.api_key,
+            connect_timeout_s=settings.connect_timeout_s,
+            read_timeout_s=min(20.0, settings.read_timeout_s),
+        ),
+        rt.find_model,
+        observer_model=settings.observer_model,
+    )
+    return rt

@@ -9,14 +9,14 @@ from aeries.ui.chat_state import current_view, take_notice, take_pending
 from aeries.ui.conversations import conversation_sidebar
 from aeries.ui.identity import current_user
 from aeries.ui.messages import render_branch
-from aeries.ui.model_controls import model_controls
+from aeries.ui.model_controls import chat_controls
 from aeries.ui.resources import get_runtime
 from aeries.ui.turns import start_new_message, start_pending, stream_turn
 
 rt = get_runtime()
 user_id = current_user(rt)
 view = current_view(rt, user_id)
-choice = model_controls(rt)
+choice = chat_controls(rt, view)
 conversation_sidebar(rt, view)
 
 # Read the input before drawing history: the request goes out first, the page follows.

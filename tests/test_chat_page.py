@@ -22,6 +22,12 @@ def db_rows(env, sql: str, params=None):
     return rt.db.rows(sql, params)
 
 
+def last_chat_request(sim) -> dict:
+    """The newest request the chat made (observer calls ask for structured output)."""
+    chats = [r for r in sim.stats.requests_log if "response_format" not in r]
+    return chats[-1]
+
+
 def markdown_texts(at) -> list[str]:
     return [m.value for m in at.markdown]
 
@@ -34,7 +40,7 @@ def test_chat_turn_streams_answer_and_logs_exchange(app, env, sim):
     rows = db_rows(
         env,
         "SELECT status, model, params, completion_tokens, prompt_tokens, ttft_ms,"
-        " response_text, source, endpoint FROM exchanges",
+        " response_text, source, endpoint FROM exchanges WHERE source = 'chat'",
     )
     assert len(rows) == 1
     status, model, params, completion, prompt, ttft, text, source, endpoint = rows[0]
@@ -63,7 +69,7 @@ def test_blank_message_is_refused_with_hint(app, env, text):
     send(at, text)
     assert not at.exception
     assert any("empty or blank" in w.value for w in at.warning)
-    assert db_rows(env, "SELECT count(*) FROM exchanges") == [(0,)]
+    assert db_rows(env, "SELECT count(*) FROM exchanges WHERE source = 'chat'") == [(0,)]
 
 
 def test_reasoning_shown_in_collapsed_expander(app, env, sim):
@@ -73,7 +79,9 @@ def test_reasoning_shown_in_collapsed_expander(app, env, sim):
     assert not at.exception
     expanders = [e for e in at.expander if e.label == "Reasoning"]
     assert expanders
-    reasoning, content = db_rows(env, "SELECT reasoning_text, response_text FROM exchanges")[0]
+    reasoning, content = db_rows(
+        env, "SELECT reasoning_text, response_text FROM exchanges WHERE source = 'chat'"
+    )[0]
     assert reasoning and content and reasoning not in content
 
 
@@ -82,9 +90,14 @@ def test_thinking_off_sends_enable_thinking_false(app, env, sim):
     at.selectbox(key="aeries.model").select_index(1).run()
     at.toggle(key="aeries.thinking").set_value(False).run()
     send(at, "no thinking please")
-    assert sim.stats.last_request["chat_template_kwargs"] == {"enable_thinking": False}
-    assert db_rows(env, "SELECT reasoning_text FROM exchanges") == [(None,)]
-    assert json.loads(db_rows(env, "SELECT params FROM exchanges")[0][0])["thinking"] is False
+    assert last_chat_request(sim)["chat_template_kwargs"] == {"enable_thinking": False}
+    assert db_rows(env, "SELECT reasoning_text FROM exchanges WHERE source = 'chat'") == [(None,)]
+    assert (
+        json.loads(db_rows(env, "SELECT params FROM exchanges WHERE source = 'chat'")[0][0])[
+            "thinking"
+        ]
+        is False
+    )
 
 
 @pytest.mark.parametrize(
@@ -102,7 +115,9 @@ def test_failures_show_clear_message_and_are_logged(app, env, sim, fault, kind, 
     send(at, "hello")
     assert not at.exception
     assert any(words in e.value for e in at.error)
-    assert db_rows(env, "SELECT status, error_kind FROM exchanges") == [("error", kind)]
+    assert db_rows(env, "SELECT status, error_kind FROM exchanges WHERE source = 'chat'") == [
+        ("error", kind)
+    ]
     # The user's message is kept, and the failed answer is recorded with its status.
     assert db_rows(env, "SELECT role, status FROM messages ORDER BY created_at") == [
         ("user", None),
@@ -117,7 +132,7 @@ def test_server_down_says_aeries_is_resting(app, env, monkeypatch):
     assert any("Aeries is resting" in w.value for w in at.warning)
     send(at, "anyone there?")
     assert not at.exception
-    assert db_rows(env, "SELECT count(*) FROM exchanges") == [(0,)]
+    assert db_rows(env, "SELECT count(*) FROM exchanges WHERE source = 'chat'") == [(0,)]
 
 
 def test_prompt_too_long_is_a_clear_error_not_a_crash(app, env):
@@ -125,7 +140,9 @@ def test_prompt_too_long_is_a_clear_error_not_a_crash(app, env):
     send(at, "x " * 100_000)  # 200 KB
     assert not at.exception
     assert any("too long" in e.value for e in at.error)
-    assert db_rows(env, "SELECT status, error_kind FROM exchanges") == [("error", "context_length")]
+    assert db_rows(env, "SELECT status, error_kind FROM exchanges WHERE source = 'chat'") == [
+        ("error", "context_length")
+    ]
     assert db_rows(env, "SELECT length(content) FROM messages WHERE role='user'") == [(200_000,)]
 
 
@@ -149,7 +166,9 @@ def test_regenerate_creates_sibling_and_navigation_switches_branch(app, env):
     origin = db_rows(env, "SELECT origin, origin_message_id FROM messages WHERE id = ?", [ids[1]])
     assert origin == [("regenerate", first)]
     assert any(m.value == "2 / 2" for m in at.markdown)
-    texts = db_rows(env, "SELECT response_text FROM exchanges ORDER BY started_at")
+    texts = db_rows(
+        env, "SELECT response_text FROM exchanges WHERE source = 'chat' ORDER BY started_at"
+    )
     at.button(key=f"prev-{ids[1]}").click().run()
     assert any(m.value == "1 / 2" for m in at.markdown)
     shown = "\n".join(markdown_texts(at))
@@ -173,7 +192,7 @@ def test_edit_creates_sibling_question_and_history_follows_branch(app, env, sim)
         env, "SELECT content, parent_id, origin FROM messages WHERE role='user' ORDER BY created_at"
     )
     assert rows[-1] == ("edited question", None, "edit")
-    sent = [m["content"] for m in sim.stats.last_request["messages"]]
+    sent = [m["content"] for m in last_chat_request(sim)["messages"] if m["role"] != "system"]
     assert sent == ["edited question"]  # the new branch only, not the old follow-up
     assert any(m.value == "2 / 2" for m in at.markdown)
 
@@ -186,7 +205,7 @@ def test_history_sent_follows_shown_branch(app, env, sim):
     second = _assistant_ids(env)[1]
     at.button(key=f"prev-{second}").click().run()  # back to the first answer
     send(at, "q2")
-    sent = sim.stats.last_request["messages"]
+    sent = [m for m in last_chat_request(sim)["messages"] if m["role"] != "system"]
     first_text = db_rows(env, "SELECT content FROM messages WHERE id = ?", [first])[0][0]
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]
     assert sent[1]["content"] == first_text
@@ -203,7 +222,7 @@ def test_feedback_and_comment_land_in_signals(app, env):
     rows = db_rows(
         env,
         "SELECT kind, name, value_num, value_text, message_id, exchange_id IS NOT NULL"
-        " FROM signals ORDER BY created_at",
+        " FROM signals WHERE kind = 'feedback' ORDER BY created_at",
     )
     assert rows == [
         ("feedback", "thumbs", 1.0, None, answer, True),

@@ -26,16 +26,22 @@ class Conversation:
     current_leaf_id: str | None
     archived: bool
     persona_id: str | None = None
+    brief_enabled: bool = True
 
 
 _CONV_COLUMNS = (
     "id, user_id, title, created_at, last_message_at, message_count, current_leaf_id, archived,"
-    " persona_id"
+    " persona_id, brief_enabled"
 )
 
 
 def new_conversation(
-    writer: Writer, user_id: str, first_message: str, persona_id: str | None = None
+    writer: Writer,
+    user_id: str,
+    first_message: str,
+    persona_id: str | None = None,
+    *,
+    brief_enabled: bool = True,
 ) -> Conversation:
     """Create a conversation titled from its first message (written in the background)."""
     now = utcnow()
@@ -49,6 +55,7 @@ def new_conversation(
         current_leaf_id=None,
         archived=False,
         persona_id=persona_id,
+        brief_enabled=brief_enabled,
     )
     writer.submit(
         Insert(
@@ -58,6 +65,7 @@ def new_conversation(
                 "user_id": user_id,
                 "title": conv.title,
                 "persona_id": persona_id,
+                "brief_enabled": brief_enabled,
                 "created_at": now,
                 "last_message_at": now,
             },
@@ -183,6 +191,16 @@ def set_archived(writer: Writer, user_id: str, conversation_id: str, archived: b
         Execute(
             "UPDATE conversations SET archived = ? WHERE id = ? AND user_id = ?",
             [archived, conversation_id, user_id],
+        )
+    )
+
+
+def set_brief_enabled(writer: Writer, user_id: str, conversation_id: str, enabled: bool) -> None:
+    """Switch the brief on or off for one conversation."""
+    writer.submit(
+        Execute(
+            "UPDATE conversations SET brief_enabled = ? WHERE id = ? AND user_id = ?",
+            [enabled, conversation_id, user_id],
         )
     )
 

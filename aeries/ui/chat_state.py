@@ -18,6 +18,7 @@ from aeries.tree import Message, MessageTree
 _VIEW = "aeries.chat.view"
 _PENDING = "aeries.chat.pending"
 _NOTICE = "aeries.chat.notice"
+_BRIEF_DEFAULT = "aeries.chat.brief_for_new"
 
 
 @dataclass
@@ -109,3 +110,13 @@ def notice(text: str) -> None:
 def take_notice() -> str | None:
     """The notice to show now, if any."""
     return st.session_state.pop(_NOTICE, None)
+
+
+def brief_default() -> bool:
+    """Whether a new conversation starts with the brief on (the panel's switch before sending)."""
+    return bool(st.session_state.get(_BRIEF_DEFAULT, True))
+
+
+def set_brief_default(enabled: bool) -> None:
+    """Remember the brief switch for the next new conversation."""
+    st.session_state[_BRIEF_DEFAULT] = enabled

@@ -1,4 +1,4 @@
-"""Sidebar controls for the model and its sampling parameters."""
+"""Sidebar controls: persona, model and sampling parameters for the next answers."""
 
 from __future__ import annotations
 
@@ -10,20 +10,101 @@ from aeries.endpoints import ModelInfo
 from aeries.errors import RESTING
 from aeries.llm import Sampling
 from aeries.runtime import Runtime
+from aeries.store.events import log_event
+from aeries.store.personas import (
+    Persona,
+    ensure_default_persona,
+    list_personas,
+    set_conversation_persona,
+)
+from aeries.ui.chat_state import ChatView, notice
+
+_PERSONA = "aeries.persona"
+_SYNCED = "aeries.persona.synced_for"
+_KEYS = (
+    "aeries.temperature",
+    "aeries.top_p",
+    "aeries.max_tokens",
+    "aeries.thinking",
+    "aeries.system_prompt",
+)
 
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """The model to answer with and how to sample it."""
+    """The model to answer with, how to sample it, and the persona behind it."""
 
     model: ModelInfo
     sampling: Sampling
     system_prompt: str | None
+    persona: Persona | None = None
 
 
-def model_controls(rt: Runtime) -> ModelChoice | None:
-    """Model picker and sampling controls; None (with a clear message) when no model answers."""
+def _apply(persona: Persona, models: list[ModelInfo]) -> None:
+    """Load a persona's settings into the controls."""
+    st.session_state["aeries.temperature"] = float(persona.temperature)
+    st.session_state["aeries.top_p"] = float(persona.top_p)
+    st.session_state["aeries.max_tokens"] = int(persona.max_tokens or 1024)
+    st.session_state["aeries.thinking"] = bool(persona.thinking)
+    st.session_state["aeries.system_prompt"] = persona.system_prompt
+    index = next((i for i, m in enumerate(models) if m.id == persona.model), None)
+    if index is not None:
+        st.session_state["aeries.model"] = index
+
+
+def _sync_with_conversation(
+    view: ChatView, personas: list[Persona], models: list[ModelInfo]
+) -> None:
+    """When the conversation on screen changes, show (and use) its persona."""
+    marker = view.conversation_id or "new"
+    if st.session_state.get(_SYNCED) == marker and _PERSONA in st.session_state:
+        return
+    st.session_state[_SYNCED] = marker
+    by_id = {p.id: p for p in personas}
+    wanted = view.conversation.persona_id if view.conversation else None
+    if wanted not in by_id:
+        wanted = st.session_state.get(_PERSONA) if view.conversation is None else None
+    persona = by_id.get(wanted) or personas[0]
+    st.session_state[_PERSONA] = persona.id
+    _apply(persona, models)
+
+
+def _persona_changed(
+    rt: Runtime, view: ChatView, personas: dict[str, Persona], models: list[ModelInfo]
+) -> None:
+    persona = personas[st.session_state[_PERSONA]]
+    _apply(persona, models)
+    if view.conversation is not None and view.conversation.persona_id != persona.id:
+        old = view.conversation.persona_id
+        set_conversation_persona(rt.writer, view.user_id, view.conversation.id, persona.id)
+        log_event(
+            rt.writer,
+            "persona_changed",
+            user_id=view.user_id,
+            conversation_id=view.conversation.id,
+            payload={"from": old, "to": persona.id, "name": persona.name},
+        )
+        view.conversation.persona_id = persona.id
+        notice(f"This conversation now uses “{persona.name}”.")
+
+
+def chat_controls(rt: Runtime, view: ChatView) -> ModelChoice | None:
+    """Persona picker, model and sampling controls; None (said clearly) if no model answers."""
+    ensure_default_persona(rt.db)
+    personas = list_personas(rt.db)
+    by_id = {p.id: p for p in personas}
     models = rt.models()
+    _sync_with_conversation(view, personas, models)
+    st.sidebar.selectbox(
+        "Persona",
+        list(by_id),
+        key=_PERSONA,
+        format_func=lambda pid: by_id[pid].name,
+        on_change=_persona_changed,
+        args=(rt, view, by_id, models),
+        help="Sets the system prompt, model and sampling. Edit personas on the Personas page.",
+    )
+    persona = by_id.get(st.session_state.get(_PERSONA, ""))
     with st.sidebar.expander("Model & sampling", expanded=False):
         if st.button("Refresh models", key="aeries.refresh_models"):
             models = rt.models(refresh=True)
@@ -31,39 +112,32 @@ def model_controls(rt: Runtime) -> ModelChoice | None:
             st.warning(RESTING)
             return None
         labels = [m.id if len(rt.endpoints) == 1 else f"{m.id} · {m.endpoint}" for m in models]
-        preferred = rt.settings.default_model
-        index = next((i for i, m in enumerate(models) if m.id == preferred), 0)
+        if st.session_state.get("aeries.model", 0) >= len(models):
+            st.session_state["aeries.model"] = 0
         picked = st.selectbox(
-            "Model",
-            range(len(models)),
-            index=index,
-            key="aeries.model",
-            format_func=lambda i: labels[i],
+            "Model", range(len(models)), key="aeries.model", format_func=lambda i: labels[i]
         )
-        model = models[picked if picked is not None and picked < len(models) else 0]
+        model = models[picked or 0]
         if model.max_model_len:
             st.caption(f"Context: {model.max_model_len:,} tokens")
-        temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.05, key="aeries.temperature")
-        top_p = st.slider("Top p", 0.05, 1.0, 1.0, 0.05, key="aeries.top_p")
+        temperature = st.slider("Temperature", 0.0, 2.0, step=0.05, key="aeries.temperature")
+        top_p = st.slider("Top p", 0.05, 1.0, step=0.05, key="aeries.top_p")
         max_tokens = st.number_input(
             "Max tokens",
             min_value=1,
-            max_value=model.max_model_len or 131072,
-            value=1024,
+            max_value=max(model.max_model_len or 131072, 1),
             step=64,
             key="aeries.max_tokens",
         )
         thinking = st.toggle(
             "Thinking",
-            value=True,
             key="aeries.thinking",
             help="Reasoning models think before answering (shown collapsed).",
         )
         system = st.text_area(
             "System prompt",
-            value="",
             key="aeries.system_prompt",
             placeholder="Optional instructions for the model",
         )
     sampling = Sampling(float(temperature), float(top_p), int(max_tokens), bool(thinking))
-    return ModelChoice(model, sampling, system or None)
+    return ModelChoice(model, sampling, system or None, persona)

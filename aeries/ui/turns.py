@@ -6,16 +6,31 @@ from typing import Any
 
 import streamlit as st
 
-from aeries.chat import Turn, TurnSpec, user_message
+from aeries.brief import assemble_brief
+from aeries.chat import (
+    Turn,
+    TurnSpec,
+    implicit_signal,
+    reply_delay_signal,
+    user_message,
+)
 from aeries.runtime import Runtime
 from aeries.store.conversations import new_conversation, save_message
-from aeries.ui.chat_state import ChatView, remember
+from aeries.ui.chat_state import ChatView, brief_default, remember
 from aeries.ui.model_controls import ModelChoice
 from aeries.ui.stream_view import render_stream
 
 
-def _spec(view: ChatView, choice: ModelChoice, origin: str, origin_id: str | None) -> TurnSpec:
-    assert view.conversation_id is not None
+def _spec(
+    rt: Runtime, view: ChatView, choice: ModelChoice, origin: str, origin_id: str | None
+) -> TurnSpec:
+    """What to send: persona prompt, then the brief (if on for this conversation)."""
+    assert view.conversation is not None
+    brief_on = view.conversation.brief_enabled
+    brief = assemble_brief(rt.db, view.user_id) if brief_on else None
+    params: dict[str, Any] = {"brief": brief_on, "brief_hash": brief.hash if brief else None}
+    if choice.persona is not None:
+        params["persona"] = choice.persona.name
     return TurnSpec(
         user_id=view.user_id,
         conversation_id=view.conversation_id,
@@ -23,8 +38,12 @@ def _spec(view: ChatView, choice: ModelChoice, origin: str, origin_id: str | Non
         model=choice.model.id,
         sampling=choice.sampling,
         system_prompt=choice.system_prompt,
+        brief=brief.text if brief else None,
         origin=origin,
         origin_message_id=origin_id,
+        persona_id=choice.persona.id if choice.persona else None,
+        brief_enabled=brief_on,
+        params=params,
     )
 
 
@@ -32,13 +51,19 @@ def start_new_message(rt: Runtime, view: ChatView, choice: ModelChoice, text: st
     """A user message at the end of the shown branch; the request is sent before any write."""
     is_new = view.conversation is None
     if is_new:
-        view.conversation = new_conversation(rt.writer, view.user_id, text)
+        persona_id = choice.persona.id if choice.persona else None
+        view.conversation = new_conversation(
+            rt.writer, view.user_id, text, persona_id, brief_enabled=brief_default()
+        )
     assert view.conversation_id is not None
     message = user_message(view.conversation_id, view.leaf_id, text)
     view.tree.add(message)
     view.leaf_id = message.id
-    turn = Turn(rt, _spec(view, choice, "new", None), view.branch)
+    previous = view.tree.get(message.parent_id) if message.parent_id else None
+    turn = Turn(rt, _spec(rt, view, choice, "new", None), view.branch)
     save_message(rt.writer, view.user_id, message)
+    if previous is not None:
+        reply_delay_signal(rt.writer, view.user_id, previous, message)
     remember(view)
     return turn
 
@@ -55,7 +80,15 @@ def start_pending(
         if original.parent_id is None:
             return None
         view.leaf_id = original.parent_id
-        turn = Turn(rt, _spec(view, choice, "regenerate", original.id), view.branch)
+        turn = Turn(rt, _spec(rt, view, choice, "regenerate", original.id), view.branch)
+        implicit_signal(
+            rt.writer,
+            "regenerate",
+            view.user_id,
+            view.conversation.id,
+            original.id,
+            original.exchange_id,
+        )
     else:
         edited = user_message(
             view.conversation_id,
@@ -66,8 +99,9 @@ def start_pending(
         )
         view.tree.add(edited)
         view.leaf_id = edited.id
-        turn = Turn(rt, _spec(view, choice, "new", None), view.branch)
+        turn = Turn(rt, _spec(rt, view, choice, "new", None), view.branch)
         save_message(rt.writer, view.user_id, edited)
+        implicit_signal(rt.writer, "edit", view.user_id, view.conversation.id, original.id)
     remember(view)
     return turn
 
