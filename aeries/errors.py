@@ -9,8 +9,13 @@ import openai
 
 RESTING = "Aeries is resting. Try again in a moment."
 
-_CONTEXT = re.compile(r"maximum context length is (\d+) tokens", re.IGNORECASE)
-_PROMPT = re.compile(r"(?:prompt contains|requested) (\d+)", re.IGNORECASE)
+# vLLM has worded this two ways: "This model's maximum context length is N tokens. However,
+# your prompt contains M input tokens" and "You passed P input tokens and requested M output
+# tokens. However, the model's context length is only N tokens".
+_CONTEXT = re.compile(r"context length is (?:only )?(\d+) tokens", re.IGNORECASE)
+_PROMPT = re.compile(
+    r"(?:prompt contains|you requested|you passed) (\d+)(?: input)? tokens", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)

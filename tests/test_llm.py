@@ -158,3 +158,29 @@ def test_history_is_bounded_and_starts_with_user():
 def test_history_drops_failed_answers_and_merges_same_role():
     branch = [_m("user", "q1", 0), _m("assistant", "", 1), _m("user", "q2", 2)]
     assert bounded_history(branch, 20) == [{"role": "user", "content": "q1\n\nq2"}]
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        "This model's maximum context length is 4096 tokens. However, your prompt contains "
+        "5000 input tokens. Please reduce the length of the input messages.",
+        "You passed 5000 input tokens and requested 100 output tokens. However, the model's "
+        "context length is only 4096 tokens, resulting in a maximum input length of 3996 "
+        "tokens. Please reduce the length of the input prompt. (parameter=input_tokens, "
+        "value=5000)",
+    ],
+)
+def test_both_vllm_context_length_wordings_are_understood(detail):
+    import httpx2
+    import openai
+
+    from aeries.errors import describe_error
+
+    request = httpx2.Request("POST", "http://h/v1/chat/completions")
+    body = {"message": detail, "type": "BadRequestError", "param": None, "code": 400}
+    response = httpx2.Response(400, request=request, json={"error": body})
+    exc = openai.BadRequestError(detail, response=response, body=body)
+    info = describe_error(exc, model="m")
+    assert info.kind == "context_length"
+    assert "5000 tokens asked" in info.message and "holds 4096" in info.message
