@@ -7,13 +7,15 @@ import streamlit as st
 from aeries.text import check_message
 from aeries.ui.chat_state import current_view, take_notice, take_pending
 from aeries.ui.conversations import conversation_sidebar
-from aeries.ui.identity import current_user
+from aeries.ui.identity import current_user, identity_box
+from aeries.ui.knowledge import knowledge_panel
 from aeries.ui.messages import render_branch
 from aeries.ui.model_controls import chat_controls
 from aeries.ui.resources import get_runtime
 from aeries.ui.turns import start_new_message, start_pending, stream_turn
 
 rt = get_runtime()
+identity_box()
 user_id = current_user(rt)
 view = current_view(rt, user_id)
 choice = chat_controls(rt, view)
@@ -37,6 +39,7 @@ if note := take_notice():
 st.title(view.conversation.title if view.conversation else "New chat", anchor=False)
 if hint:
     st.warning(hint)
+knowledge_panel(rt, view)
 if choice is None:
     st.info(
         "No model is available right now, so nothing can be sent. "

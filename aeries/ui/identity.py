@@ -34,8 +34,12 @@ def _login_identity() -> str | None:
 
 
 def clean_name(raw: str) -> str:
-    """A participant name: one line, no control characters, at most 64 characters."""
-    return clean_inline(raw)[:NAME_MAX]
+    """A participant name: one line, no control characters, at most 64 characters.
+
+    The default researcher identity cannot be claimed through the URL.
+    """
+    name = clean_inline(raw)[:NAME_MAX]
+    return "" if name.casefold() == DEFAULT_USER else name
 
 
 def current_user_name() -> str:
@@ -62,7 +66,43 @@ def current_user(rt: Runtime) -> str:
 def is_researcher(rt: Runtime) -> bool:
     """Researchers (AERIES_RESEARCHERS) see every user's data on analytics.
 
-    The default identity of a single-user install is a researcher too.
+    With no researchers configured, the default identity (no participant name, no login) of
+    a single-user install is the researcher.
     """
     name = current_user_name()
-    return name in rt.settings.researchers or name == DEFAULT_USER
+    if rt.settings.researchers:
+        return name in rt.settings.researchers
+    return name == DEFAULT_USER
+
+
+def _name_entered() -> None:
+    name = clean_name(st.session_state.get("aeries.participant", ""))
+    if name:
+        st.query_params["u"] = name
+    elif "u" in st.query_params:
+        del st.query_params["u"]
+    st.query_params.pop("c", None)
+    for key in ("aeries.chat.view", "aeries.chat.pending", "aeries.persona.synced_for"):
+        st.session_state.pop(key, None)
+
+
+def identity_box() -> None:
+    """Sidebar: log in/out with OIDC when configured, else the participant name."""
+    bar = st.sidebar
+    if login_configured():
+        if getattr(st.user, "is_logged_in", False):
+            bar.caption(f"Signed in as {current_user_name()}")
+            bar.button("Log out", on_click=st.logout, key="aeries.logout")
+        else:
+            bar.button("Log in", on_click=st.login, key="aeries.login")
+        return
+    if "aeries.participant" not in st.session_state:
+        st.session_state["aeries.participant"] = clean_name(st.query_params.get("u", ""))
+    bar.text_input(
+        "Participant name",
+        key="aeries.participant",
+        on_change=_name_entered,
+        placeholder="Your name or participant ID",
+        max_chars=NAME_MAX,
+        help="Your conversations are kept under this name (it stays in the URL).",
+    )
