@@ -17,12 +17,15 @@ from aeries.store.personas import (
 )
 
 _PICK = "aeries.personas.pick"
+_DRAFT = "aeries.personas.draft_id"
+_NEXT = "aeries.personas.select_next"
 _NEW = "__new__"
 _ANY_MODEL = ""
 
 
-def _select(persona_id: str) -> None:
-    st.session_state[_PICK] = persona_id
+def _select(persona_id: str | None) -> None:
+    """Show this persona after the rerun (the radio cannot change once drawn)."""
+    st.session_state[_NEXT] = persona_id
 
 
 def persona_editor(rt: Runtime, user_id: str) -> None:
@@ -30,6 +33,8 @@ def persona_editor(rt: Runtime, user_id: str) -> None:
     ensure_default_persona(rt.db)
     personas = list_personas(rt.db)
     by_id = {p.id: p for p in personas}
+    if _NEXT in st.session_state:
+        st.session_state[_PICK] = st.session_state.pop(_NEXT)
     if st.session_state.get(_PICK) not in (*by_id, _NEW):
         st.session_state[_PICK] = personas[0].id
     left, right = st.columns([1, 2], gap="large")
@@ -41,7 +46,11 @@ def persona_editor(rt: Runtime, user_id: str) -> None:
             format_func=lambda pid: "➕ New persona" if pid == _NEW else by_id[pid].name,
         )
     picked = st.session_state[_PICK]
-    persona = by_id.get(picked) or Persona(id=new_id(), name="")
+    if picked == _NEW:
+        # The draft keeps one id across reruns so its form (and typed values) survive them.
+        persona = Persona(id=st.session_state.setdefault(_DRAFT, new_id()), name="")
+    else:
+        persona = by_id[picked]
     with right:
         _form(rt, user_id, persona, is_new=picked == _NEW)
         if picked != _NEW:
@@ -103,7 +112,8 @@ def _form(rt: Runtime, user_id: str, persona: Persona, *, is_new: bool) -> None:
     except PersonaError as exc:
         st.error(str(exc))
         return
-    st.session_state[_PICK] = saved.id
+    _select(saved.id)
+    st.session_state.pop(_DRAFT, None)
     st.toast(f"Saved “{saved.name}”.")
     st.rerun()
 
@@ -127,6 +137,6 @@ def _actions(rt: Runtime, user_id: str, persona: Persona) -> None:
         except PersonaError as exc:
             st.error(str(exc))
             return
-        st.session_state.pop(_PICK, None)
+        _select(None)
         st.toast(f"Deleted “{persona.name}”.")
         st.rerun()
