@@ -177,3 +177,27 @@ def test_researcher_name_cannot_be_claimed_through_the_url(app, env):
     assert clean_name("  ali\x00ce \n") == "ali ce"
     at = app({"u": "researcher"}).run()
     assert not at.exception
+
+
+def test_oidc_login_identity_scopes_conversations(app, env):
+    def logged_in(email: str):
+        at = app()
+        at.secrets["auth"] = {
+            "redirect_uri": "http://localhost:8501/oauth2callback",
+            "cookie_secret": "x",
+            "client_id": "c",
+            "client_secret": "s",
+            "server_metadata_url": "http://127.0.0.1:9/.well-known",
+        }
+        at.user = {"is_logged_in": True, "email": email}
+        return at.run()
+
+    alice = logged_in("alice@example.org")
+    assert not alice.exception
+    assert any("Signed in as alice@example.org" in c.value for c in alice.sidebar.caption)
+    assert not [t for t in alice.text_input if t.key == "aeries.participant"]
+    send(alice, "login-protected note")
+    owner = db_rows(env, "SELECT u.name FROM conversations c JOIN users u ON u.id = c.user_id")
+    assert owner == [("alice@example.org",)]
+    bob = logged_in("bob@example.org")
+    assert not [b for b in bob.button if (b.key or "").startswith("conv-")]
