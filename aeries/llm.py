@@ -9,6 +9,7 @@ ITL = gaps between output chunks; TPOT = (E2EL âˆ’ TTFT) / (completion_tokens âˆ
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -174,6 +175,7 @@ class LLMStream:
         self._last_output = 0.0
         self._started = False
         self._finished = False
+        self._abort = threading.Event()
         self._gen = self._iterate()
 
     def start(self) -> LLMStream:
@@ -203,6 +205,17 @@ class LLMStream:
     def __iter__(self) -> Iterator[Delta]:
         return self._gen
 
+    def abort(self) -> None:
+        """Stop from another thread: the HTTP stream is closed now (vLLM frees the request)
+        and the thread iterating ends with status 'aborted'."""
+        self._abort.set()
+        _shutdown_socket(self._stream)
+
+    @property
+    def aborted(self) -> bool:
+        """Whether abort() was called."""
+        return self._abort.is_set()
+
     def close(self) -> None:
         """Stop early: close the HTTP stream so vLLM frees the request; record 'aborted'."""
         self._gen.close()
@@ -231,12 +244,17 @@ class LLMStream:
                     if choice.finish_reason:
                         self.result.finish_reason = choice.finish_reason
                     yield from self._output(choice.delta, now)
-            status = "ok"
+                if self._abort.is_set():
+                    break
+            status = "aborted" if self._abort.is_set() else "ok"
         except GeneratorExit:
             raise
         except Exception as exc:
-            self._fail(exc)
-            status = "error"
+            if self._abort.is_set():
+                status = "aborted"  # the read failed because abort() closed the connection
+            else:
+                self._fail(exc)
+                status = "error"
         finally:
             self._close_stream()
             self._finish(status)
@@ -313,6 +331,17 @@ def warm_up_client_stack() -> None:
     request = ChatRequest("http://warm-up.invalid/v1", "w", [{"role": "user", "content": "w"}])
     LLMStream(client, request).collect()
     client.close()
+
+
+def _shutdown_socket(stream: Any) -> None:
+    """Wake a thread blocked reading this stream: close() alone does not interrupt a recv()
+    in progress on Linux, but shutting the socket down does (the connection is not reused)."""
+    response = getattr(stream, "response", None)
+    network = (getattr(response, "extensions", None) or {}).get("network_stream")
+    sock = network.get_extra_info("socket") if network is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def stream_chat(pool: ClientPool, request: ChatRequest) -> LLMStream:

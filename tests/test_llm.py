@@ -184,3 +184,18 @@ def test_both_vllm_context_length_wordings_are_understood(detail):
     info = describe_error(exc, model="m")
     assert info.kind == "context_length"
     assert "5000 tokens asked" in info.message and "holds 4096" in info.message
+
+
+def test_abort_from_another_thread_stops_a_stalled_stream(pool, sim):
+    import threading
+    import time
+
+    stream = call(pool, sim, fault="stall", fault_after=2)
+    done = threading.Event()
+    threading.Thread(target=lambda: (stream.collect(), done.set()), daemon=True).start()
+    time.sleep(0.3)
+    stream.abort()
+    assert done.wait(3)
+    assert stream.result.status == "aborted" and stream.result.error is None
+    assert stream.result.content  # the two tokens before the stall are kept
+    assert wait_until(lambda: sim.stats.disconnects == 1)

@@ -16,6 +16,8 @@ from aeries.chat import (
 )
 from aeries.runtime import Runtime
 from aeries.store.conversations import new_conversation, save_message
+from aeries.store.preferences import implicit_preference_ops
+from aeries.tree import Message
 from aeries.ui.chat_state import ChatView, brief_default, remember
 from aeries.ui.model_controls import ModelChoice
 from aeries.ui.stream_view import render_stream
@@ -64,8 +66,22 @@ def start_new_message(rt: Runtime, view: ChatView, choice: ModelChoice, text: st
     save_message(rt.writer, view.user_id, message)
     if previous is not None:
         reply_delay_signal(rt.writer, view.user_id, previous, message)
+        _implicit_preference(rt, view, previous, message)
     remember(view)
     return turn
+
+
+def _implicit_preference(rt: Runtime, view: ChatView, chosen: Message, reply: Message) -> None:
+    """Carrying on from one of several regenerated answers (the first time) prefers it."""
+    if chosen.role != "assistant" or view.conversation_id is None:
+        return
+    if [c.id for c in view.tree.children(chosen.id)] != [reply.id]:
+        return  # not the first message after this answer: already recorded
+    others = [m for m in view.tree.siblings(chosen.id) if m.id != chosen.id]
+    if others:
+        rt.writer.submit(
+            *implicit_preference_ops(view.user_id, view.conversation_id, chosen, others)
+        )
 
 
 def start_pending(

@@ -1,0 +1,266 @@
+"""Arena page body: contestants, concurrent streaming columns, blind vote, reveal."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import streamlit as st
+
+from aeries.arena import (
+    REASONS,
+    Contestant,
+    Round,
+    Side,
+    log_round,
+    record_vote,
+    start_round,
+)
+from aeries.errors import RESTING
+from aeries.llm import Sampling
+from aeries.runtime import Runtime
+from aeries.store.personas import ensure_default_persona, list_personas
+from aeries.text import check_message
+from aeries.ui.messages import metrics_caption
+from aeries.ui.text import literal
+
+_ROUND = "arena.round"
+_HISTORY = "arena.history"
+_RNG = "arena.rng"
+_VOTE_LABELS = {
+    "a": "👈 A is better",
+    "b": "👉 B is better",
+    "tie": "🤝 Tie",
+    "both_bad": "👎 Both bad",
+}
+
+
+def _letter(position: int) -> str:
+    return "ABCD"[position]
+
+
+def contestant_setup(rt: Runtime) -> list[Contestant] | None:
+    """Pick 2–4 contestants (model + persona + temperature); None when no model answers."""
+    models = rt.models()
+    if not models:
+        st.warning(RESTING)
+        return None
+    ensure_default_persona(rt.db)
+    personas = list_personas(rt.db)
+    with st.expander("Contestants", expanded=st.session_state.get(_ROUND) is None):
+        count = st.number_input("How many", 2, 4, 2, key="arena.n")
+        columns = st.columns(int(count))
+        contestants = []
+        for i, column in enumerate(columns):
+            with column:
+                model_index = st.selectbox(
+                    f"Model {i + 1}",
+                    range(len(models)),
+                    index=i % len(models),
+                    format_func=lambda k: models[k].id,
+                    key=f"arena.model.{i}",
+                )
+                persona_index = st.selectbox(
+                    f"Persona {i + 1}",
+                    range(len(personas)),
+                    format_func=lambda k: personas[k].name,
+                    key=f"arena.persona.{i}",
+                )
+                persona = personas[persona_index or 0]
+                temperature = st.slider(
+                    f"Temperature {i + 1}",
+                    0.0,
+                    2.0,
+                    float(persona.temperature),
+                    0.05,
+                    key=f"arena.temp.{i}",
+                )
+                sampling = Sampling(
+                    temperature, persona.top_p, persona.max_tokens, persona.thinking
+                )
+                contestants.append(Contestant(models[model_index or 0], sampling, persona))
+        st.toggle(
+            "Blind (hide names and shuffle sides until the vote)", value=True, key="arena.blind"
+        )
+    return contestants
+
+
+def _rng() -> random.Random:
+    if _RNG not in st.session_state:
+        st.session_state[_RNG] = random.Random()
+    return st.session_state[_RNG]
+
+
+def handle_prompt(rt: Runtime, user_id: str, contestants: list[Contestant]) -> None:
+    """Read the prompt box and start a round (continuing the current one if asked)."""
+    prompt = st.chat_input("Prompt for every contestant", key="arena.prompt")
+    if prompt is None:
+        return
+    hint = check_message(prompt)
+    if hint:
+        st.warning(hint)
+        return
+    current: Round | None = st.session_state.get(_ROUND)
+    continuing = current is not None and st.session_state.get("arena.continue", False)
+    if current is not None and not current.finished:
+        for side in current.sides:
+            side.stop()
+        current.wait(5)
+        log_round(rt, current)
+    if current is not None:
+        st.session_state.setdefault(_HISTORY, []).append(current)
+    if not continuing:
+        st.session_state[_HISTORY] = []
+    st.session_state[_ROUND] = start_round(
+        rt,
+        user_id,
+        contestants,
+        prompt,
+        blind=bool(st.session_state.get("arena.blind", True)),
+        rng=_rng(),
+        previous=current if continuing else None,
+    )
+
+
+def _regenerate(rt: Runtime, user_id: str) -> None:
+    current: Round = st.session_state[_ROUND]
+    for side in current.sides:
+        side.stop()
+    current.wait(5)
+    log_round(rt, current)
+    history = st.session_state.get(_HISTORY, [])
+    previous = history[-1] if history and current.parent_id else None
+    contestants = [s.contestant for s in current.sides]
+    st.session_state[_ROUND] = start_round(
+        rt, user_id, contestants, current.prompt, blind=current.blind, rng=_rng(), previous=previous
+    )
+
+
+def _new_round() -> None:
+    st.session_state.pop(_ROUND, None)
+    st.session_state[_HISTORY] = []
+
+
+def _vote(rt: Runtime, battle: Round, outcome: str, best: int | None) -> None:
+    reasons = st.session_state.get(f"arena.reasons.{battle.id}", [])
+    comment = st.session_state.get(f"arena.comment.{battle.id}", "")
+    try:
+        record_vote(rt, battle, outcome, best=best, reasons=reasons, comment=comment)
+    except ValueError as exc:
+        st.session_state["arena.notice"] = str(exc)
+
+
+def _side_header(battle: Round, position: int) -> str:
+    side = battle.sides[position]
+    if battle.blind and battle.vote is None:
+        return f"**Model {_letter(position)}**"
+    return f"**{_letter(position)} · {literal(side.contestant.label)}**"
+
+
+def _side_footer(side: Side) -> None:
+    result = side.result
+    if result is None:
+        return
+    if result.error:
+        st.error(result.error)
+    elif result.status == "aborted":
+        st.caption("Stopped.")
+    st.caption(metrics_caption(None, result.ttft_ms, result.e2e_ms, result.completion_tokens))
+
+
+def render_round(rt: Runtime, battle: Round, *, live: bool) -> None:
+    """Columns for each side; while live, redraw them until every side ends."""
+    with st.chat_message("user"):
+        st.markdown(literal(battle.prompt))
+    columns = st.columns(len(battle.sides))
+    slots = []
+    for side, column in zip(battle.sides, columns, strict=True):
+        with column:
+            st.markdown(_side_header(battle, side.position))
+            if side.reasoning and side.done.is_set():
+                with st.expander("Reasoning"):
+                    st.markdown(side.reasoning)
+            slot = st.empty()
+            slot.markdown(side.text or "…")
+            if live and not side.done.is_set():
+                st.button(
+                    "⏹ Stop", key=f"arena.stop.{battle.id}.{side.position}", on_click=side.stop
+                )
+            else:
+                _side_footer(side)
+            slots.append(slot)
+    if not live or battle.finished:
+        return
+    shown = [side.text for side in battle.sides]
+    while not battle.finished:
+        time.sleep(0.05)  # coalesce: at most ~20 redraws a second for every column
+        for i, side in enumerate(battle.sides):
+            if side.text != shown[i]:
+                shown[i] = side.text
+                slots[i].markdown(side.text + " ▌")
+    log_round(rt, battle)
+    st.rerun()
+
+
+def vote_controls(rt: Runtime, battle: Round) -> None:
+    """Vote buttons (locked after the vote), reasons and comment."""
+    voted = battle.vote is not None
+    if voted:
+        outcome = battle.vote["outcome"]
+        text = (
+            f"best: {_letter(battle.vote['best_position'])}"
+            if outcome == "best"
+            else _VOTE_LABELS[outcome]
+        )
+        st.success(f"Vote recorded ({text}). Names revealed above.")
+    n = len(battle.sides)
+    options = (
+        [(o, None, label) for o, label in _VOTE_LABELS.items()]
+        if n == 2
+        else [("best", i, f"🏆 {_letter(i)} is best") for i in range(n)]
+        + [("both_bad", None, "👎 All bad")]
+    )
+    columns = st.columns(len(options))
+    for column, (outcome, best, label) in zip(columns, options, strict=True):
+        column.button(
+            label,
+            key=f"arena.vote.{battle.id}.{outcome}.{best}",
+            disabled=voted,
+            on_click=_vote,
+            args=(rt, battle, outcome, best),
+            width="stretch",
+        )
+    if not voted:
+        st.multiselect("Why? (optional)", REASONS, key=f"arena.reasons.{battle.id}")
+        st.text_input("Comment (optional)", key=f"arena.comment.{battle.id}")
+
+
+def arena_body(rt: Runtime, user_id: str) -> None:
+    """The whole arena: setup, prompt, rounds, vote, actions."""
+    contestants = contestant_setup(rt)
+    if note := st.session_state.pop("arena.notice", None):
+        st.warning(note)
+    if contestants is not None:
+        handle_prompt(rt, user_id, contestants)
+    for old in st.session_state.get(_HISTORY, []):
+        render_round(rt, old, live=False)
+    battle: Round | None = st.session_state.get(_ROUND)
+    if battle is None:
+        st.caption("Write a prompt below: every contestant answers at once, side by side.")
+        return
+    render_round(rt, battle, live=True)
+    vote_controls(rt, battle)
+    regen, new, cont = st.columns(3)
+    regen.button(
+        "🔄 Regenerate both",
+        key="arena.regen",
+        on_click=_regenerate,
+        args=(rt, user_id),
+        disabled=contestants is None,
+    )
+    new.button("🆕 New round", key="arena.new", on_click=_new_round)
+    cont.toggle(
+        "Continue with the same contestants",
+        key="arena.continue",
+        help="Your next prompt continues this conversation on every side.",
+    )

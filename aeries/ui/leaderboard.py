@@ -1,0 +1,83 @@
+"""Leaderboard: Bradley–Terry ratings with bootstrap 95% intervals from the preferences."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from aeries.ratings import leaderboard, unbounded_reasons
+from aeries.runtime import Runtime
+from aeries.store.preferences import load_battles
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _board(battles: pd.DataFrame, implicit_weight: float | None, rounds: int) -> pd.DataFrame:
+    return leaderboard(battles, rounds=rounds, seed=0, implicit_weight=implicit_weight)
+
+
+def leaderboard_section(rt: Runtime) -> None:
+    """Ratings table with the number of votes behind each number."""
+    st.subheader("Leaderboard", anchor=False)
+    left, right = st.columns(2)
+    by = left.radio(
+        "Rate",
+        ["model", "contestant"],
+        horizontal=True,
+        key="arena.lb.by",
+        format_func=lambda v: (
+            "Models" if v == "model" else "Contestants (model · persona · temperature)"
+        ),
+    )
+    implicit = right.toggle(
+        "Include implicit chat preferences",
+        key="arena.lb.implicit",
+        help="Regenerations the user carried on from, down-weighted.",
+    )
+    weight = right.slider(
+        "Weight of an implicit preference",
+        0.05,
+        1.0,
+        0.25,
+        0.05,
+        key="arena.lb.weight",
+        disabled=not implicit,
+    )
+    rt.writer.flush()
+    battles = load_battles(rt.db, by=by, include_implicit=implicit)
+    if battles.empty:
+        st.info("No votes yet. Ratings appear after the first vote.")
+        return
+    board = _board(battles, weight if implicit else None, 200)
+    reasons = unbounded_reasons(battles)
+    table = pd.DataFrame(
+        {
+            "rank": board["rank"],
+            "model": board["model"],
+            "rating": board["rating"].round(0),
+            "95% CI": [
+                f"{lo:.0f} – {hi:.0f}"
+                for lo, hi in zip(board["lower"], board["upper"], strict=True)
+            ],
+            "votes": board["votes"],
+            "win rate": board["win_rate"],
+            "note": [
+                "not enough data: " + r if u else ""
+                for u, r in zip(
+                    board["unbounded"], board.get("reason", [""] * len(board)), strict=True
+                )
+            ],
+        }
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            "win rate": st.column_config.ProgressColumn(
+                "win rate", format="percent", min_value=0, max_value=1
+            )
+        },
+    )
+    st.caption(
+        f"Bradley–Terry (scale 400, base 10, mean 1000), 200 bootstrap rounds, over "
+        f"{len(battles):,} pairwise outcomes. Ties count half a win each way."
+    )
