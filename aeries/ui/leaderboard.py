@@ -61,10 +61,8 @@ def leaderboard_section(rt: Runtime) -> None:
             "votes": board["votes"],
             "win rate": board["win_rate"],
             "note": [
-                "not enough data: " + r if u else ""
-                for u, r in zip(
-                    board["unbounded"], board.get("reason", [""] * len(board)), strict=True
-                )
+                f"not enough data: {reasons.get(m, '')}" if u else ""
+                for m, u in zip(board["model"], board["unbounded"], strict=True)
             ],
         }
     )

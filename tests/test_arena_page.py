@@ -1,0 +1,94 @@
+"""The arena page through AppTest: blind columns, vote, reveal, lock, leaderboard."""
+
+from __future__ import annotations
+
+from tests.test_chat_page import db_rows, send
+
+
+def open_arena(app):
+    at = app().run()
+    at.switch_page("pages/arena.py").run()
+    assert not at.exception
+    return at
+
+
+def headers(at) -> list[str]:
+    """Column headers as read on screen (markdown escapes removed)."""
+    return [m.value.replace("\\", "") for m in at.markdown if m.value.startswith("**")]
+
+
+def test_blind_round_hides_names_until_vote_then_reveals_and_locks(app, env, sim):
+    at = open_arena(app)
+    at.selectbox(key="arena.model.1").select_index(2).run()  # sim-mistral-7b
+    at.chat_input(key="arena.prompt").set_value("Which is better?").run()
+    assert not at.exception
+    shown = headers(at)
+    assert "**Model A**" in shown and "**Model B**" in shown
+    assert not any("sim-" in h for h in shown)
+    battle_id = db_rows(env, "SELECT id FROM battles")[0][0]
+    at.multiselect(key=f"arena.reasons.{battle_id}").set_value(["clearer"])
+    at.button(key=f"arena.vote.{battle_id}.a.None").click().run()
+    assert not at.exception
+    revealed = headers(at)
+    assert any("sim-llama-3.1-8b" in h for h in revealed)
+    assert any("sim-mistral-7b" in h for h in revealed)
+    assert at.button(key=f"arena.vote.{battle_id}.b.None").disabled
+    assert db_rows(env, "SELECT outcome, reasons FROM votes") == [("a", ["clearer"])]
+    assert db_rows(env, "SELECT count(*) FROM exchanges WHERE source = 'arena'") == [(2,)]
+    board = at.dataframe[0].value
+    assert set(board["model"]) == {"sim-llama-3.1-8b", "sim-mistral-7b"}
+    assert list(board["votes"]) == [1, 1]
+
+
+def test_leaderboard_empty_state(app, env):
+    at = open_arena(app)
+    assert any("No votes yet" in i.value for i in at.info)
+
+
+def test_regenerate_and_new_round(app, env, sim):
+    at = open_arena(app)
+    at.chat_input(key="arena.prompt").set_value("again please").run()
+    at.button(key="arena.regen").click().run()
+    assert not at.exception
+    assert db_rows(env, "SELECT count(*), count(DISTINCT prompt) FROM battles") == [(2, 1)]
+    at.button(key="arena.new").click().run()
+    assert any("Write a prompt" in c.value for c in at.caption)
+
+
+def test_continue_sends_each_side_its_own_history(app, env, sim):
+    at = open_arena(app)
+    at.chat_input(key="arena.prompt").set_value("one").run()
+    at.toggle(key="arena.continue").set_value(True).run()
+    at.chat_input(key="arena.prompt").set_value("two").run()
+    assert not at.exception
+    parents = db_rows(env, "SELECT parent_battle_id IS NOT NULL FROM battles ORDER BY created_at")
+    assert parents == [(False,), (True,)]
+    last_two = [r for r in sim.stats.requests_log if "response_format" not in r][-2:]
+    assert all(
+        [m["role"] for m in r["messages"] if m["role"] != "system"] == ["user", "assistant", "user"]
+        for r in last_two
+    )
+
+
+def test_blank_prompt_is_refused(app, env):
+    at = open_arena(app)
+    at.chat_input(key="arena.prompt").set_value("   ").run()
+    assert any("empty or blank" in w.value for w in at.warning)
+    assert db_rows(env, "SELECT count(*) FROM battles") == [(0,)]
+
+
+def test_carrying_on_from_a_regenerated_answer_is_an_implicit_preference(app, env, sim):
+    at = app().run()
+    send(at, "pick one")
+    first = db_rows(env, "SELECT id FROM messages WHERE role='assistant'")[0][0]
+    at.button(key=f"regen-{first}").click().run()
+    second = db_rows(env, "SELECT id FROM messages WHERE role='assistant' AND id <> ?", [first])[0][
+        0
+    ]
+    at.button(key=f"prev-{second}").click().run()  # back to the first answer
+    send(at, "continuing from the first")
+    prefs = db_rows(env, "SELECT kind, source, winner, exchange_a, exchange_b FROM preferences")
+    ex = dict(db_rows(env, "SELECT id, exchange_id FROM messages WHERE role='assistant'"))
+    assert prefs == [("implicit", "chat", "a", ex[first], ex[second])]
+    send(at, "and once more")  # carrying on again from the same answer adds nothing
+    assert db_rows(env, "SELECT count(*) FROM preferences") == [(1,)]
