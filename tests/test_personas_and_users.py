@@ -201,3 +201,48 @@ def test_oidc_login_identity_scopes_conversations(app, env):
     assert owner == [("alice@example.org",)]
     bob = logged_in("bob@example.org")
     assert not [b for b in bob.button if (b.key or "").startswith("conv-")]
+
+
+def _observer(env):
+    from aeries.config import load_settings
+    from aeries.ui.resources import _runtime
+
+    return _runtime(load_settings(secrets={})).observer
+
+
+def test_observer_runs_after_the_stream_and_writes_signals_with_provenance(app, env, sim):
+    at = app().run()
+    send(at, "Please keep answers short. What is an owl?")
+    assert _observer(env).drain(10)
+    chat_start, chat_e2e, chat_ttft = db_rows(
+        env, "SELECT epoch_ms(started_at), e2e_ms, ttft_ms FROM exchanges WHERE source='chat'"
+    )[0]
+    observer_start = db_rows(
+        env, "SELECT epoch_ms(started_at) FROM exchanges WHERE source='observer'"
+    )[0][0]
+    assert observer_start >= chat_start + chat_e2e - 2  # only after the last token
+    assert abs(chat_ttft - 20) < 15  # the chat's own timing is unaffected
+    kinds = {r[0] for r in db_rows(env, "SELECT DISTINCT kind || ':' || name FROM signals")}
+    assert {"heuristic:user_chars", "observer:sentiment", "observer:satisfaction"} <= kinds
+    provenance = db_rows(
+        env,
+        "SELECT DISTINCT extractor, extractor_version, prompt_hash "
+        "FROM signals WHERE kind = 'observer'",
+    )
+    from aeries.observation import PROMPT_HASH
+
+    assert provenance == [("observer", "1", PROMPT_HASH)]
+
+
+def test_chat_keeps_working_when_the_observer_fails(app, env, sim):
+    sim.config.fault = "invalid_json"  # only structured-output calls are affected
+    at = app().run()
+    send(at, "first")
+    send(at, "second")
+    assert not at.exception and not at.error
+    assert _observer(env).drain(10)
+    assert db_rows(env, "SELECT count(*), min(status) FROM exchanges WHERE source='chat'") == [
+        (2, "ok")
+    ]
+    errors = db_rows(env, "SELECT value_text FROM signals WHERE name = 'observer_error'")
+    assert len(errors) == 2 and all(e[0].startswith("invalid_json") for e in errors)
