@@ -21,14 +21,25 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from aeries.ratings_data import (
+    A_WINS,
+    B_WINS,
+    TIE,
+    Battles,
+    in_ts_order,
+    outcome_counts,
+    prepare,
+    select_kind,
+    unique_battles,
+    win_matrices,
+    win_matrix,
+)
+
 DEFAULT_REG = 1e-3
-WINNER_CODES = {"a": 0, "b": 1, "tie": 2, "both_bad": 2}
-A_WINS, B_WINS, TIE = 0, 1, 2
 
 LEADERBOARD_COLUMNS = [
     "model",
@@ -49,148 +60,6 @@ _MAX_ITER = 200
 _TOL = 1e-10
 _MAX_HALVINGS = 40
 _CHUNK_CELLS = 2_000_000
-
-
-@dataclass(frozen=True)
-class _Battles:
-    """Battles as integer model indices, outcome codes and weights."""
-
-    models: np.ndarray  # sorted model names
-    i: np.ndarray  # index of model_a
-    j: np.ndarray  # index of model_b
-    res: np.ndarray  # A_WINS, B_WINS or TIE
-    w: np.ndarray  # weights, all > 0
-
-    @property
-    def n(self) -> int:
-        return len(self.models)
-
-
-# ---------------------------------------------------------------------------
-# Input handling
-
-
-def _prepare(battles: pd.DataFrame, weight_col: str | None = "weight") -> _Battles:
-    """Validate battles and encode them; drops self-battles and zero-weight rows."""
-    if len(battles) == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return _Battles(np.array([], dtype=object), empty, empty, empty, np.zeros(0))
-    missing = {"model_a", "model_b", "winner"} - set(battles.columns)
-    if missing:
-        raise KeyError(f"battles lack columns: {sorted(missing)}")
-    if battles[["model_a", "model_b"]].isna().any(axis=None):
-        raise ValueError("model_a and model_b must not be missing")
-    a = battles["model_a"].astype(str).to_numpy()
-    b = battles["model_b"].astype(str).to_numpy()
-    res = _encode_winner(battles["winner"])
-    w = _weights(battles, weight_col)
-    keep = (a != b) & (w > 0)
-    a, b, res, w = a[keep], b[keep], res[keep], w[keep]
-    codes, models = pd.factorize(np.concatenate([a, b]), sort=True)
-    m = len(a)
-    return _Battles(np.asarray(models, dtype=object), codes[:m], codes[m:], res, w)
-
-
-def _encode_winner(winner: pd.Series) -> np.ndarray:
-    codes = winner.map(WINNER_CODES)
-    bad = winner[codes.isna()]
-    if len(bad):
-        raise ValueError(f"unknown winner values: {sorted(map(str, bad.unique()))[:5]}")
-    return codes.to_numpy(dtype=np.int64)
-
-
-def _weights(battles: pd.DataFrame, weight_col: str | None) -> np.ndarray:
-    if weight_col is None or weight_col not in battles.columns:
-        return np.ones(len(battles))
-    w = pd.to_numeric(battles[weight_col]).fillna(1.0).to_numpy(dtype=float)
-    if not np.all(np.isfinite(w) & (w >= 0)):
-        raise ValueError(f"{weight_col!r} must be finite and non-negative")
-    return w
-
-
-def _in_ts_order(battles: pd.DataFrame) -> pd.DataFrame:
-    if "ts" not in battles.columns:
-        return battles
-    return battles.sort_values("ts", kind="stable", na_position="last")
-
-
-def _select_kind(
-    battles: pd.DataFrame, implicit_weight: float | None, kind_col: str, weight_col: str
-) -> pd.DataFrame:
-    """Drop implicit rows, or keep them with weight ``implicit_weight``."""
-    if kind_col not in battles.columns:
-        return battles
-    implicit = (battles[kind_col] == "implicit").to_numpy()
-    if implicit_weight is None:
-        return battles[~implicit]
-    if not (math.isfinite(implicit_weight) and implicit_weight >= 0):
-        raise ValueError("implicit_weight must be finite and non-negative")
-    out = battles.copy()
-    if weight_col not in out.columns:
-        out[weight_col] = 1.0
-    out[weight_col] = out[weight_col].astype(float)
-    out.loc[implicit, weight_col] = implicit_weight
-    return out
-
-
-# ---------------------------------------------------------------------------
-# Aggregation
-
-
-def _unique_battles(data: _Battles) -> tuple[pd.DataFrame, np.ndarray]:
-    """Distinct (lo, hi, res, w) battles with lo < hi, and how often each occurs."""
-    swap = data.i > data.j
-    lo = np.where(swap, data.j, data.i)
-    hi = np.where(swap, data.i, data.j)
-    res = np.where(swap & (data.res != TIE), 1 - data.res, data.res)
-    frame = pd.DataFrame({"lo": lo, "hi": hi, "res": res, "w": data.w})
-    counts = frame.value_counts(sort=False)
-    keys = counts.index.to_frame(index=False)
-    return keys, counts.to_numpy(dtype=float)
-
-
-def _cell_contributions(keys: pd.DataFrame, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each unique battle, the win-matrix cells it adds to: (cell, source row, amount)."""
-    lo, hi = keys["lo"].to_numpy(), keys["hi"].to_numpy()
-    res, w = keys["res"].to_numpy(), keys["w"].to_numpy(dtype=float)
-    tie = np.flatnonzero(res == TIE)
-    first = np.where(res == B_WINS, hi * n + lo, lo * n + hi)
-    cells = np.concatenate([first, hi[tie] * n + lo[tie]])
-    source = np.concatenate([np.arange(len(keys)), tie])
-    amount = np.concatenate([np.where(res == TIE, w / 2, w), w[tie] / 2])
-    return cells, source, amount
-
-
-def _win_matrices(keys: pd.DataFrame, counts: np.ndarray, n: int) -> np.ndarray:
-    """Win-weight matrices W[r, i, j] (i's wins over j) for count vectors ``counts[r]``."""
-    counts = np.atleast_2d(counts)
-    rounds = counts.shape[0]
-    cells, source, amount = _cell_contributions(keys, n)
-    flat = (np.arange(rounds)[:, None] * (n * n) + cells[None, :]).ravel()
-    values = (counts[:, source] * amount[None, :]).ravel()
-    w = np.bincount(flat, weights=values, minlength=rounds * n * n)
-    return w.reshape(rounds, n, n)
-
-
-def _win_matrix(data: _Battles) -> np.ndarray:
-    keys, counts = _unique_battles(data)
-    return _win_matrices(keys, counts, data.n)[0]
-
-
-def _outcome_counts(data: _Battles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unweighted wins, losses and ties per model."""
-    n = data.n
-    winner = np.where(data.res == A_WINS, data.i, data.j)
-    loser = np.where(data.res == A_WINS, data.j, data.i)
-    decided = data.res != TIE
-    wins = np.bincount(winner[decided], minlength=n)
-    losses = np.bincount(loser[decided], minlength=n)
-    ties = np.bincount(np.concatenate([data.i[~decided], data.j[~decided]]), minlength=n)
-    return wins, losses, ties
-
-
-# ---------------------------------------------------------------------------
-# Bradley–Terry fit (batched Newton on aggregated win matrices)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -297,10 +166,10 @@ def bradley_terry(
     ``reg`` is the L2 penalty on log-strengths (see module docstring); ``reg=0`` gives the
     plain MLE, which only exists when every model is bounded.
     """
-    data = _prepare(battles, weight_col)
+    data = prepare(battles, weight_col)
     if data.n == 0:
         return _rating_series(data.models, np.zeros(0))
-    theta = _fit_theta(_win_matrix(data)[None], reg)[0]
+    theta = _fit_theta(win_matrix(data)[None], reg)[0]
     ratings = _to_ratings(
         theta, data.models, scale=scale, base=base, init_rating=init_rating, anchor=anchor
     )
@@ -315,7 +184,7 @@ def _fit_resamples(
     chunk = max(1, _CHUNK_CELLS // (n * n))
     thetas, presents = [], []
     for start in range(0, len(draws), chunk):
-        samples = _win_matrices(keys, draws[start : start + chunk], n)
+        samples = win_matrices(keys, draws[start : start + chunk], n)
         thetas.append(_fit_theta(samples, reg))
         presents.append((samples.sum(axis=2) + samples.sum(axis=1)) > 0)
     return np.concatenate(thetas), np.concatenate(presents)
@@ -342,15 +211,15 @@ def bootstrap_ratings(
     """
     if rounds < 1 or not 0 < ci < 1:
         raise ValueError("need rounds >= 1 and 0 < ci < 1")
-    data = _prepare(battles, weight_col)
+    data = prepare(battles, weight_col)
     if data.n == 0:
         return pd.DataFrame(
             {c: pd.Series(dtype=int if c == "rounds" else float) for c in BOOTSTRAP_COLUMNS},
             index=pd.Index([], name="model", dtype="str"),
         )
     convert = {"scale": scale, "base": base, "init_rating": init_rating, "anchor": anchor}
-    keys, counts = _unique_battles(data)
-    full = _win_matrices(keys, counts, data.n)
+    keys, counts = unique_battles(data)
+    full = win_matrices(keys, counts, data.n)
     point = _to_ratings(_fit_theta(full, reg)[0], data.models, **convert)
 
     rng = np.random.default_rng(seed)
@@ -394,8 +263,8 @@ def _main_component(w: np.ndarray) -> np.ndarray:
     return component[best]
 
 
-def _unbounded_reasons(data: _Battles) -> np.ndarray:
-    w = _win_matrix(data)
+def _unbounded_reasons(data: Battles) -> np.ndarray:
+    w = win_matrix(data)
     won, lost = w.sum(axis=1) > 0, w.sum(axis=0) > 0
     main = _main_component(w)
     reasons = np.full(data.n, "", dtype=object)
@@ -412,7 +281,7 @@ def unbounded_reasons(battles: pd.DataFrame, *, weight_col: str | None = "weight
     an edge both ways). Models outside the largest such component — all wins, all losses,
     or disconnected — are unbounded.
     """
-    data = _prepare(battles, weight_col)
+    data = prepare(battles, weight_col)
     index = pd.Index(data.models, name="model", dtype="str")
     if data.n == 0:
         return pd.Series([], index=index, name="reason", dtype="str")
@@ -438,7 +307,7 @@ def online_elo(
     weight_col: str | None = "weight",
 ) -> pd.Series:
     """Sequential Elo in ``ts`` order (else row order); a battle's K is scaled by its weight."""
-    data = _prepare(_in_ts_order(battles), weight_col)
+    data = prepare(in_ts_order(battles), weight_col)
     ratings = [init_rating] * data.n
     score = {A_WINS: 1.0, B_WINS: 0.0, TIE: 0.5}
     for i, j, res, w in zip(
@@ -463,10 +332,10 @@ def _model_frame(models: np.ndarray, values: np.ndarray, dtype: type) -> pd.Data
 
 def win_rate_matrix(battles: pd.DataFrame, *, weight_col: str | None = "weight") -> pd.DataFrame:
     """Row model's (weighted) win rate against the column model, ties half; NaN if unplayed."""
-    data = _prepare(battles, weight_col)
+    data = prepare(battles, weight_col)
     if data.n == 0:
         return _model_frame(data.models, np.zeros((0, 0)), float)
-    w = _win_matrix(data)
+    w = win_matrix(data)
     total = w + w.T
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(total > 0, w / total, np.nan)
@@ -475,7 +344,7 @@ def win_rate_matrix(battles: pd.DataFrame, *, weight_col: str | None = "weight")
 
 def battle_count_matrix(battles: pd.DataFrame) -> pd.DataFrame:
     """Symmetric count of battles between each pair of models (unweighted)."""
-    data = _prepare(battles, weight_col=None)
+    data = prepare(battles, weight_col=None)
     n = data.n
     counts = np.bincount(data.i * n + data.j, minlength=n * n).reshape(n, n)
     return _model_frame(data.models, counts + counts.T, int)
@@ -515,12 +384,12 @@ def leaderboard(
     ``losses`` and ``ties`` are unweighted counts; ``win_rate`` = (wins + ties/2) / votes.
     ``rank`` is 1 + the number of models rated strictly higher.
     """
-    selected = _select_kind(battles, implicit_weight, kind_col, weight_col)
-    data = _prepare(selected, weight_col)
+    selected = select_kind(battles, implicit_weight, kind_col, weight_col)
+    data = prepare(selected, weight_col)
     if data.n == 0:
         return _empty_leaderboard()
     boot = bootstrap_ratings(selected, rounds=rounds, seed=seed, ci=ci, weight_col=weight_col)
-    wins, losses, ties = _outcome_counts(data)
+    wins, losses, ties = outcome_counts(data)
     votes = wins + losses + ties
     table = pd.DataFrame(
         {
