@@ -11,6 +11,9 @@ import pytest
 from aeries.config import load_settings
 from aeries.runtime import Runtime, build_runtime
 from aeries.sim import SimConfig, SimServer
+from aeries.store.db import Database
+from aeries.store.migrations import migrate
+from aeries.store.writer import Writer
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = {
@@ -61,6 +64,17 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sim: SimServer) -> dict
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)
     return values
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[tuple[Database, Writer]]:
+    """A migrated temporary database and its background writer."""
+    db = Database(tmp_path / "store.duckdb")
+    migrate(db)
+    writer = Writer(db)
+    yield db, writer
+    writer.close()
+    db.close()
 
 
 @pytest.fixture

@@ -8,24 +8,12 @@ import pytest
 
 from aeries.brief import approx_tokens, assemble_brief, build_brief
 from aeries.observer import MODEL_PROVENANCE
-from aeries.store.db import Database
 from aeries.store.evidence import evidence, forget_item
-from aeries.store.migrations import migrate
 from aeries.store.profile import ProfileItem, profile_ops, rebuild_profile
 from aeries.store.signals import signal_row
-from aeries.store.writer import Insert, Writer
+from aeries.store.writer import Insert
 
 NOW = datetime.now(UTC) - timedelta(hours=1)  # before any "now" the code takes
-
-
-@pytest.fixture
-def store(tmp_path):
-    db = Database(tmp_path / "b.duckdb")
-    migrate(db)
-    writer = Writer(db)
-    yield db, writer
-    writer.close()
-    db.close()
 
 
 def add(writer, user, name, value, days_ago=0.0):

@@ -2,22 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from aeries.load import max_in_flight, run_concurrent
-from aeries.store.db import Database
-from aeries.store.migrations import migrate
-from aeries.store.writer import Writer
-
-
-@pytest.fixture
-def store(tmp_path):
-    db = Database(tmp_path / "load.duckdb")
-    migrate(db)
-    writer = Writer(db)
-    yield db, writer
-    writer.close()
-    db.close()
 
 
 def test_hundred_concurrent_streams_with_faults(store, sim):

@@ -11,9 +11,6 @@ from aeries.ids import new_id
 from aeries.llm import ClientPool
 from aeries.observation import PROMPT_HASH, SCHEMA, ObservationError, parse_observation
 from aeries.observer import FinishedTurn, Observer
-from aeries.store.db import Database
-from aeries.store.migrations import migrate
-from aeries.store.writer import Writer
 
 GOOD = {
     "sentiment": 0.5,
@@ -28,16 +25,6 @@ GOOD = {
     "intent": "question",
     "confidence": 0.9,
 }
-
-
-@pytest.fixture
-def store(tmp_path):
-    db = Database(tmp_path / "o.duckdb")
-    migrate(db)
-    writer = Writer(db)
-    yield db, writer
-    writer.close()
-    db.close()
 
 
 def turn(sim_url: str, **overrides) -> FinishedTurn:

@@ -5,12 +5,36 @@ from __future__ import annotations
 import time
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from aeries.llm import LLMStream
 from aeries.streaming import StreamText, Throttle
 from aeries.ui.messages import metrics_caption
 
 CURSOR = " ▌"
+
+
+class _Canvas:
+    """The placeholders of one answer: a lazily created reasoning expander, then the body."""
+
+    def __init__(self) -> None:
+        self._reasoning_slot = st.empty()
+        self._reasoning: DeltaGenerator | None = None
+        self._body = st.container()
+        self._live = self._body.empty()
+        self._live.markdown(CURSOR)
+
+    def draw(self, text: StreamText, *, final: bool) -> None:
+        """Redraw what changed: reasoning, newly settled paragraphs (once), the live tail."""
+        if text.reasoning:
+            if self._reasoning is None:
+                box = self._reasoning_slot.container().expander("Reasoning", expanded=False)
+                self._reasoning = box.empty()
+            self._reasoning.markdown(text.reasoning)
+        for block in text.new_blocks():
+            self._live.markdown(block)
+            self._live = self._body.empty()
+        self._live.markdown(text.tail if final else text.tail + CURSOR)
 
 
 def render_stream(stream: LLMStream, interval_s: float = 0.05) -> StreamText:
@@ -20,33 +44,12 @@ def render_stream(stream: LLMStream, interval_s: float = 0.05) -> StreamText:
     """
     text = StreamText()
     throttle = Throttle(interval_s)
-    reasoning_slot = st.empty()
-    reasoning_box = None
-    body = st.container()
-    live = body.empty()
-    live.markdown(CURSOR)
+    canvas = _Canvas()
     for delta in stream:
         text.add(delta.kind, delta.text)
-        if not throttle.ready(time.perf_counter()):
-            continue
-        if text.reasoning:
-            if reasoning_box is None:
-                reasoning_box = reasoning_slot.container().expander("Reasoning", expanded=False)
-                reasoning_live = reasoning_box.empty()
-            reasoning_live.markdown(text.reasoning)
-        for block in text.new_blocks():
-            live.markdown(block)
-            live = body.empty()
-        live.markdown(text.tail + CURSOR)
-    if text.reasoning:
-        if reasoning_box is None:
-            reasoning_box = reasoning_slot.container().expander("Reasoning", expanded=False)
-            reasoning_live = reasoning_box.empty()
-        reasoning_live.markdown(text.reasoning)
-    for block in text.new_blocks():
-        live.markdown(block)
-        live = body.empty()
-    live.markdown(text.tail)
+        if throttle.ready(time.perf_counter()):
+            canvas.draw(text, final=False)
+    canvas.draw(text, final=True)
     result = stream.result
     if result.error:
         st.error(result.error)
