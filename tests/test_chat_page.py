@@ -295,3 +295,15 @@ def test_crafted_conversation_id_shows_nothing(app, env):
     at = app({"c": "'; DROP TABLE conversations; --"}).run()
     assert not at.exception
     assert db_rows(env, "SELECT count(*) FROM conversations") == [(0,)]
+
+
+def test_sampling_set_before_the_first_message_survives_the_answer(app, env, sim):
+    at = app().run()
+    at.number_input(key="aeries.max_tokens").set_value(777).run()
+    at.slider(key="aeries.temperature").set_value(0.3).run()
+    send(at, "first")
+    assert at.number_input(key="aeries.max_tokens").value == 777
+    assert at.slider(key="aeries.temperature").value == 0.3
+    send(at, "second")
+    assert last_chat_request(sim)["max_tokens"] == 777
+    assert last_chat_request(sim)["temperature"] == 0.3

@@ -55,16 +55,19 @@ def _apply(persona: Persona, models: list[ModelInfo]) -> None:
 def _sync_with_conversation(
     view: ChatView, personas: list[Persona], models: list[ModelInfo]
 ) -> None:
-    """When the conversation on screen changes, show (and use) its persona."""
+    """When the conversation on screen changes, select its persona. Its settings are loaded
+    only if that changes the persona: tweaks the user made to the same persona are kept
+    (e.g. the controls set before the first message of a new chat)."""
     marker = view.conversation_id or "new"
     if st.session_state.get(_SYNCED) == marker and _PERSONA in st.session_state:
         return
     st.session_state[_SYNCED] = marker
     by_id = {p.id: p for p in personas}
-    wanted = view.conversation.persona_id if view.conversation else None
-    if wanted not in by_id:
-        wanted = st.session_state.get(_PERSONA) if view.conversation is None else None
-    persona = by_id.get(wanted) or personas[0]
+    current = st.session_state.get(_PERSONA)
+    wanted = view.conversation.persona_id if view.conversation else current
+    persona = by_id.get(wanted) or by_id.get(current) or personas[0]
+    if persona.id == current and _KEYS[0] in st.session_state:
+        return
     st.session_state[_PERSONA] = persona.id
     _apply(persona, models)
 
