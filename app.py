@@ -10,6 +10,7 @@ st.set_page_config(page_title="Aeries", page_icon="🪶", layout="wide")
 
 pages = [
     st.Page("pages/chat.py", title="Chat", icon="💬", default=True, url_path="chat"),
+    st.Page("pages/analytics.py", title="Analytics", icon="📈", url_path="analytics"),
     st.Page("pages/arena.py", title="Arena", icon="⚔️", url_path="arena"),
     st.Page("pages/personas.py", title="Personas", icon="🎭", url_path="personas"),
 ]

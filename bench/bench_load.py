@@ -40,8 +40,9 @@ def raw_batch(base_url: str, streams: int, tokens: int) -> tuple[float, list[flo
     """The baseline: plain openai client threads, same faults, nothing logged."""
     client = openai.OpenAI(base_url=base_url, api_key="EMPTY", max_retries=0, timeout=60)
     # Warm the client first (as Aeries' pool does), or 500 threads queue on its lazy imports.
-    client.chat.completions.create(model="sim-llama-3.1-8b", max_tokens=2,
-                                   messages=[{"role": "user", "content": "warm"}])
+    client.chat.completions.create(
+        model="sim-llama-3.1-8b", max_tokens=2, messages=[{"role": "user", "content": "warm"}]
+    )
     ttfts: list[float] = []
     barrier = threading.Barrier(streams)
     lock = threading.Lock()
@@ -127,8 +128,10 @@ def main() -> None:
     healthy = [o.result.ttft_ms for o in outcomes if not o.fault and o.result.ttft_ms]
     for o in outcomes:
         if not o.fault and o.result.status != "ok":
-            print(f"unexpected failure of stream {o.index}: {o.result.error_kind}: "
-                  f"{o.result.error_detail}")
+            print(
+                f"unexpected failure of stream {o.index}: {o.result.error_kind}: "
+                f"{o.result.error_detail}"
+            )
     faults = sum(1 for o in outcomes if o.fault)
     print(
         f"{args.streams} concurrent streams, {args.tokens} tokens, sim TTFT 100 ms ITL 20 ms, "

@@ -1,0 +1,35 @@
+"""Analytics: latency and preference trends over everything Aeries logged."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from aeries.ui.analytics_arena import arena_tab
+from aeries.ui.analytics_drill import drill_tab, export_tab
+from aeries.ui.analytics_feedback import feedback_tab
+from aeries.ui.analytics_filters import analytics_filters
+from aeries.ui.analytics_latency import latency_tab
+from aeries.ui.resources import get_runtime
+
+TABS = {
+    "Latency": latency_tab,
+    "Arena": arena_tab,
+    "Feedback": feedback_tab,
+    "Drill-down": drill_tab,
+    "Export": export_tab,
+}
+
+rt = get_runtime()
+st.title("Analytics", anchor=False)
+filters = analytics_filters(rt)
+if filters is not None:
+    st.caption(
+        f"{filters.start:%Y-%m-%d %H:%M} → {filters.end:%Y-%m-%d %H:%M} UTC, by {filters.bucket}."
+        " Cached for a minute; Refresh in the sidebar re-reads the database."
+    )
+    # Tabs bound to ?view= run only the open tab's queries.
+    tabs = st.tabs(list(TABS), key="view", bind="query-params", on_change="rerun")
+    for tab, render in zip(tabs, TABS.values(), strict=True):
+        if tab.open:
+            with tab:
+                render(rt, filters)

@@ -1,0 +1,293 @@
+"""The analytics page through AppTest: chart data read back from the Vega-Lite protos and checked
+against values computed by hand from the database built in test_analytics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+from test_analytics import (
+    D2,
+    EXCHANGES,
+    SIGNALS,
+    UB,
+    battles_by_hand,
+    build_db,
+    ok_values,
+    xid,
+)
+from test_snapshot import holding
+
+from aeries import ratings
+from aeries.ui.analytics_latency import PICK
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "pages" / "analytics.py")
+DAYS = {"from": "2026-01-05", "to": "2026-01-06", "bucket": "day"}
+
+
+@pytest.fixture
+def page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[..., AppTest]]:
+    """Factory: AppTest of the analytics page on a fresh database (model server down)."""
+    import streamlit as st
+
+    from aeries.ui.resources import clear_runtime
+
+    path = tmp_path / "aeries.duckdb"
+    monkeypatch.setenv("AERIES_DB", str(path))
+    monkeypatch.setenv("AERIES_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.chdir(tmp_path)
+    clear_runtime()
+    st.cache_data.clear()
+
+    def make(query: dict | None = None, *, data: str | None = "full", script: str = PAGE):
+        if data and not path.exists():
+            build_db(path, votes=data == "full", observer=data == "full").close()
+        at = AppTest.from_file(script, default_timeout=30)
+        for key, value in (query or {}).items():
+            at.query_params[key] = value
+        return at.run()
+
+    yield make
+    clear_runtime()
+    st.cache_data.clear()
+
+
+def charts(at: AppTest) -> dict[str, pd.DataFrame]:
+    """chart_id → the chart's main dataset, decoded from the Arrow IPC bytes in the proto."""
+    out = {}
+    for element in at.get("vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        frames = [
+            pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in element.proto.datasets
+        ]
+        out[spec["usermeta"]["chart_id"]] = max(frames, key=len)
+    return out
+
+
+def table_with(at: AppTest, column: str) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def texts(elements) -> str:
+    return " ".join(e.value for e in elements)
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+# ---------------------------------------------------------------------------
+# Chart data equals hand-computed numbers
+
+
+def test_latency_charts_match_numpy_percentiles(page):
+    at = ok(page(DAYS))
+    data = charts(at)
+    ttft = data["latency_ttft"]
+    assert len(ttft) == 8  # 2 days × 2 models × (p50, p95)
+    for row in ttft.itertuples():
+        values = ok_values(row.model, row.bucket, 8)
+        q = 50 if row.stat == "p50" else 95
+        assert row.value == pytest.approx(np.percentile(values, q))
+        assert row.n == len(values)
+    e2e = data["latency_e2e"].query("stat == 'p95'")
+    assert set(e2e["model"]) == {"m-a", "m-b"}
+    table = table_with(at, "metric").set_index(["model", "metric"])
+    ttft_ok = [r[8] for r in EXCHANGES if r[2] == "m-a" and r[6] == "ok"]
+    assert table.loc[("m-a", "Time to first token (ms)"), "p99"] == pytest.approx(
+        np.percentile(ttft_ok, 99)
+    )
+    helps = " ".join(m.proto.help for m in at.markdown)
+    assert "completion_tokens / (e2e_ms / 1000)" in helps  # tokens/s defined in a tooltip
+    volume = data["volume"].set_index(["bucket", "model"])
+    assert volume["requests"].sum() == len(EXCHANGES)
+    errors = data["error_rate"].set_index(["bucket", "model"])
+    assert errors.loc[(pd.Timestamp("2026-01-05", tz="UTC"), "m-a"), "error_rate"] == 0.2
+    aborts = data["abort_rate"].set_index(["bucket", "model"])
+    assert aborts.loc[(pd.Timestamp("2026-01-05", tz="UTC"), "m-a"), "abort_rate"] == 0.2
+    tokens = data["completion_tokens"].set_index(["bucket", "model"])
+    assert tokens.loc[(pd.Timestamp("2026-01-05", tz="UTC"), "m-b"), "completion_tokens"] == 202
+
+
+def test_arena_charts_match_hand_counts_and_ratings(page):
+    at = ok(page({**DAYS, "view": "Arena"}))
+    data = charts(at)
+    matrix = data["win_matrix"].set_index(["model", "opponent"])
+    assert matrix.loc[("m-a", "m-b"), "win_rate"] == pytest.approx(1.5 / 4)
+    bias = data["position_bias"].set_index("kind")
+    assert bias.loc["explicit", "left_win_rate"] == pytest.approx(1.5 / 4)
+    gaps = data["latency_preference"].set_index("gap")
+    assert gaps.loc["100–250 ms", "faster_win_rate"] == pytest.approx(0.5)
+    assert "< 100 ms" not in gaps.index  # the implicit pair is left out by default
+    board = table_with(at, "rating")
+    expected = ratings.leaderboard(battles_by_hand(), rounds=100, seed=0)
+    assert list(board["model"]) == list(expected["model"])
+    assert board["rating"].to_numpy() == pytest.approx(expected["rating"].to_numpy())
+    trend = data["rating_trend"].set_index(["bucket", "model"])
+    day2 = ratings.bootstrap_ratings(battles_by_hand().iloc[1:], rounds=50, seed=0)
+    got = trend.loc[(pd.Timestamp(D2.date(), tz="UTC"), "m-b")]
+    assert (got["rating"], got["lower"], got["upper"]) == pytest.approx(
+        tuple(day2.loc["m-b", ["rating", "lower", "upper"]])
+    )
+    at.toggle(key="an.implicit").set_value(True).run()
+    gaps = charts(ok(at))["latency_preference"].set_index("gap")
+    assert gaps.loc["< 100 ms", "faster_win_rate"] == pytest.approx(1.0)
+
+
+def test_feedback_charts_match_hand_counts(page):
+    at = ok(page({**DAYS, "view": "Feedback"}))
+    data = charts(at)
+    thumbs = data["thumbs_model"].set_index(["bucket", "model"])
+    assert thumbs.loc[(pd.Timestamp("2026-01-05", tz="UTC"), "m-a"), "up_rate"] == pytest.approx(
+        1 / 3
+    )  # e1 changed to down, e2 up, e3 down
+    persona = data["thumbs_persona"].set_index(["bucket", "persona"])
+    assert persona.loc[(pd.Timestamp("2026-01-06", tz="UTC"), "Tutor"), "up_rate"] == 1.0
+    brief = data["brief_satisfaction"].set_index("brief")
+    assert brief.loc["Brief on", "satisfaction"] == pytest.approx(np.mean([0.8, 0.6, 0.9]))
+    assert brief.loc["Brief off", "satisfaction"] == pytest.approx(np.mean([0.2, 0.5]))
+    assert data["brief_thumbs"].set_index("brief").loc["Brief on", "up_rate"] == pytest.approx(
+        2 / 3
+    )
+    observer = data["observer_trend"].set_index(["bucket", "signal"])
+    day1 = pd.Timestamp("2026-01-05", tz="UTC")
+    assert observer.loc[(day1, "sentiment"), "value"] == pytest.approx(0.0)
+    topics = table_with(at, "mentions")
+    assert topics["mentions"].max() == 2
+
+
+# ---------------------------------------------------------------------------
+# Filters
+
+
+def test_filters_from_the_url_change_the_data(page):
+    at = ok(page({**DAYS, "model": "m-b"}))
+    assert set(charts(at)["latency_ttft"]["model"]) == {"m-b"}
+    assert charts(at)["volume"]["requests"].sum() == 5
+    at.multiselect(key="model").set_value(["m-a"]).run()
+    assert set(charts(ok(at))["latency_ttft"]["model"]) == {"m-a"}
+    at = ok(page({**DAYS, "source": "arena"}))
+    assert charts(at)["volume"]["requests"].sum() == 3
+    at = ok(page({**DAYS, "view": "Feedback", "brief": "on"}))
+    assert set(charts(at)["brief_thumbs"]["brief"]) == {"Brief on"}
+
+
+def test_participant_sees_only_their_own_data(page):
+    at = ok(page({**DAYS, "u": "bob"}))
+    bobs = [r for r in EXCHANGES if r[1] == UB]
+    assert charts(at)["volume"]["requests"].sum() == len(bobs)
+    assert not [m for m in at.multiselect if m.label == "Users"]
+    assert "your own data" in texts(at.sidebar.caption)
+    at = ok(page({**DAYS, "view": "Drill-down", "u": "bob", "exchange": xid(1)}))
+    assert "that you can see" in texts(at.warning)  # alice's exchange stays closed
+
+
+# ---------------------------------------------------------------------------
+# Empty states and bad input
+
+
+@pytest.mark.parametrize(
+    ("view", "expected"),
+    [
+        ("Latency", "No exchanges match"),
+        ("Arena", "No arena votes yet"),
+        ("Feedback", "No thumbs"),
+        ("Drill-down", "No exchanges match"),
+    ],
+)
+def test_empty_database_shows_empty_states(page, view, expected):
+    at = ok(page({"view": view}, data=None))
+    assert expected in texts(at.info)
+    assert not at.get("vega_lite_chart")
+
+
+def test_chat_only_database_says_what_does_not_exist_yet(page):
+    at = ok(page({**DAYS, "view": "Arena"}, data="chat"))
+    assert "No arena votes yet" in texts(at.info)
+    at = ok(page({**DAYS, "view": "Feedback"}, data="chat"))
+    assert "No observer signals" in texts(at.info)
+    assert "thumbs_model" in charts(at)
+
+
+def test_inverted_and_empty_ranges_are_explained(page):
+    at = ok(page({"from": "2026-01-06", "to": "2026-01-01"}))
+    assert "inverted" in texts(at.error)
+    assert not at.get("vega_lite_chart")
+    at.date_input(key="to").set_value(None).run()
+    assert "empty" in texts(ok(at).error)
+
+
+def test_unknown_model_and_bad_values_in_the_link_are_explained(page):
+    at = ok(page({**DAYS, "model": ["m-a", "gpt-9"], "bucket": "fortnight", "from": "2026-01-05"}))
+    warning = texts(at.warning)
+    assert "`gpt-9`" in warning and "`m-a`" in warning and "fortnight" in warning
+    assert set(charts(at)["latency_ttft"]["model"]) == {"m-a"}
+
+
+def test_locked_database_is_explained(page, tmp_path):
+    path = tmp_path / "aeries.duckdb"
+    build_db(path).close()
+    with holding(path):
+        at = page(DAYS)
+    assert not at.exception
+    assert "locked by another program" in texts(at.error)
+
+
+# ---------------------------------------------------------------------------
+# Drill-down, export, navigation
+
+
+def test_drill_down_from_model_and_day_to_one_exchange(page):
+    at = ok(page({**DAYS, "view": "Drill-down"}))
+    at.selectbox(key="an.drill.model").set_value("m-a").run()
+    at.selectbox(key="an.drill.bucket").select_index(2).run()  # newest first: 2026-01-05
+    rows = ok(at).dataframe[0].value
+    assert len(rows) == 5 and set(rows["model"]) == {"m-a"}
+    at.selectbox(key="an.drill.pick").set_value(xid(1)).run()
+    ok(at)
+    assert [{"role": "user", "content": "question 1"}] in [json.loads(j.value) for j in at.json]
+    assert "A1" in texts(at.markdown)
+    signals = at.dataframe[-1].value
+    assert sorted(signals["name"]) == sorted(s[2] for s in SIGNALS if s[0] == 1)
+
+
+def test_click_on_a_requests_bar_opens_its_exchanges(page):
+    from aeries.ui.analytics_drill import drill_target
+
+    day1 = datetime(2026, 1, 5, tzinfo=UTC)
+    assert drill_target([{"bucket": day1.timestamp() * 1000, "model": "m-b"}]) == ("m-b", day1)
+    assert drill_target([{"bucket": "2026-01-05T00:00:00", "model": "m-b"}]) == ("m-b", day1)
+    assert drill_target([{"model": "m-b"}, {"bucket": "soon", "model": "x"}]) is None
+    at = ok(page(DAYS))
+    volume = next(c for c in at.get("vega_lite_chart") if '"volume"' in c.proto.spec)
+    assert list(volume.proto.selection_mode) == [PICK]  # clicks rerun with the picked bar
+    # What the click callback (open_drill) sets; AppTest cannot click a Vega-Lite mark.
+    at.session_state["an.drill.model"] = "m-b"
+    at.session_state["an.drill.bucket"] = day1
+    at.session_state["view"] = "Drill-down"
+    rows = ok(at.run()).dataframe[0].value
+    assert set(rows["model"]) == {"m-b"} and sorted(rows["ttft_ms"]) == [250, 350]  # e8, e9
+
+
+def test_export_tab_offers_csv_and_parquet(page):
+    at = ok(page({**DAYS, "view": "Export"}))
+    labels = [b.proto.label for b in at.get("download_button")]
+    for what in ("exchanges", "signals", "votes", "preferences"):
+        assert f"{what}.csv" in labels and f"{what}.parquet" in labels
+
+
+def test_page_is_in_the_navigation(page):
+    at = page(data="full", script=str(ROOT / "app.py"))
+    at.switch_page("pages/analytics.py").run()
+    ok(at)
+    assert [t.value for t in at.title] == ["Analytics"]
+    assert "No exchanges match" in texts(at.info)  # the default range (last 30 days) is empty
