@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from aeries.errors import RESTING
 from aeries.text import check_message
 from aeries.ui.chat_state import current_view, take_notice, take_pending
 from aeries.ui.conversations import conversation_sidebar
@@ -12,6 +13,7 @@ from aeries.ui.knowledge import knowledge_panel
 from aeries.ui.messages import render_branch
 from aeries.ui.model_controls import chat_controls
 from aeries.ui.resources import get_runtime
+from aeries.ui.text import literal
 from aeries.ui.turns import start_new_message, start_pending, stream_turn
 
 rt = get_runtime()
@@ -36,14 +38,14 @@ else:
 
 if note := take_notice():
     st.toast(note)
-st.title(view.conversation.title if view.conversation else "New chat", anchor=False)
+st.title(literal(view.conversation.title) if view.conversation else "New chat", anchor=False)
 if hint:
     st.warning(hint)
 knowledge_panel(rt, view)
 if choice is None:
-    st.info(
-        "No model is available right now, so nothing can be sent. "
-        "Check that the vLLM server is running, then press Refresh models."
+    st.warning(
+        f"{RESTING} No model server answers right now, so nothing can be sent. "
+        "Check that vLLM is running, then press Refresh models (Model & sampling, in the sidebar)."
     )
 render_branch(rt, view)
 if turn is not None:

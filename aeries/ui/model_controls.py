@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import streamlit as st
 
 from aeries.endpoints import ModelInfo
-from aeries.errors import RESTING
 from aeries.llm import Sampling
 from aeries.runtime import Runtime
 from aeries.store.events import log_event
@@ -112,7 +111,7 @@ def chat_controls(rt: Runtime, view: ChatView) -> ModelChoice | None:
         if st.button("Refresh models", key="aeries.refresh_models"):
             models = rt.models(refresh=True)
         if not models:
-            st.warning(RESTING)
+            st.caption("No models: the model server does not answer.")
             return None
         labels = [m.id if len(rt.endpoints) == 1 else f"{m.id} · {m.endpoint}" for m in models]
         if st.session_state.get("aeries.model", 0) >= len(models):

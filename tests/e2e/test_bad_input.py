@@ -139,14 +139,6 @@ def test_unusual_text_in_messages_search_and_titles(stack: Stack, page: Page) ->
     no_tracebacks(page)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pages/chat.py passes the conversation title to st.title() as markdown: a title "
-    "typed as 'Notes *draft* `code` $x$ :smile:' is shown in the page heading as emphasis, "
-    "inline code, a KaTeX formula and an emoji ('Notes draft code 𝑥 😄') instead of as "
-    "typed (the sidebar and the message show it literally; aeries/ui/text.literal() exists "
-    "for this).",
-)
 def test_title_heading_shows_markdown_characters_as_typed(stack: Stack, page: Page) -> None:
     stack.sim.configure(tokens=5, itl_ms=5)
     open_chat(page, stack.url, "markdown-titles")
@@ -157,14 +149,6 @@ def test_title_heading_shows_markdown_characters_as_typed(stack: Stack, page: Pa
     expect(page.get_by_test_id("stHeading").first).to_have_text(text, timeout=2_000)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="aeries/ui/text.literal() does not protect against Streamlit's markdown typography: "
-    "in messages, titles and labels, ' -- ' is shown as ' — ', ' -> ' as ' → ', ' <- ' as ' ← ', "
-    "' >= ' as ' ≥ ', ' <= ' as ' ≤ ' and ' ~= ' as ' ≈ ' (StreamlitMarkdown replaces these "
-    "whitespace-delimited sequences in text nodes after backslash escapes are resolved), so "
-    "'SELECT 1 -- comment' or 'x >= 3' are not shown as typed.",
-)
 def test_typography_sequences_are_shown_as_typed(stack: Stack, page: Page) -> None:
     stack.sim.configure(tokens=5, itl_ms=5)
     open_chat(page, stack.url, "typographer")
