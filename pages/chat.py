@@ -11,30 +11,29 @@ from aeries.ui.conversations import conversation_sidebar
 from aeries.ui.identity import current_user, identity_box
 from aeries.ui.knowledge import knowledge_panel
 from aeries.ui.messages import render_branch
-from aeries.ui.model_controls import chat_controls
+from aeries.ui.model_controls import chat_controls, choice_from_state
 from aeries.ui.resources import get_runtime
 from aeries.ui.text import literal
-from aeries.ui.turns import start_new_message, start_pending, stream_turn
+from aeries.ui.turns import start_turn, stream_turn
 
 rt = get_runtime()
-identity_box()
 user_id = current_user(rt)
 view = current_view(rt, user_id)
-choice = chat_controls(rt, view)
-conversation_sidebar(rt, view)
 
-# Read the input before drawing history: the request goes out first, the page follows.
+# Send first: a new message (or a pending regenerate/edit) goes out using the controls as the
+# last run left them, before anything else is drawn or read.
 prompt = st.chat_input("Message Aeries", key="aeries.prompt", submit_mode="stop")
+hint = check_message(prompt) if prompt is not None else None
+action = take_pending() if prompt is None else None
 turn = None
-hint = None
-if prompt is not None:
-    hint = check_message(prompt)
-    if hint is None and choice is not None:
-        turn = start_new_message(rt, view, choice, prompt)
-else:
-    action = take_pending()
-    if action and choice is not None:
-        turn = start_pending(rt, view, choice, action)
+early = choice_from_state(rt)
+if early is not None:
+    turn = start_turn(rt, view, early, prompt if hint is None else None, action)
+
+identity_box()
+choice = chat_controls(rt, view)
+if turn is None and choice is not None and early is None:
+    turn = start_turn(rt, view, choice, prompt if hint is None else None, action)
 
 if note := take_notice():
     st.toast(note)
@@ -49,7 +48,7 @@ if choice is None:
     )
 render_branch(rt, view)
 if turn is not None:
-    stream_turn(view, turn)
-    st.rerun()
+    stream_turn(rt, view, turn)
 elif not view.branch:
     st.caption("Ask anything. Answers stream from the model; every exchange is logged.")
+conversation_sidebar(rt, view)

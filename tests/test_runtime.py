@@ -116,7 +116,7 @@ def test_stopping_the_script_mid_stream_aborts_upstream_and_logs_partial(runtime
     spec = TurnSpec("u", conv.id, sim.base_url, "sim-llama-3.1-8b", Sampling())
     turn = Turn(runtime, spec, [question])
     with pytest.raises(StopException):
-        turns.stream_turn(view, turn)
+        turns.stream_turn(runtime, view, turn)
     runtime.writer.flush()
     status, text = runtime.db.one("SELECT status, response_text FROM exchanges WHERE source='chat'")
     assert status == "aborted" and text and len(text) < 300 * 3

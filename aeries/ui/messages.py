@@ -127,6 +127,11 @@ def _assistant_message(rt: Runtime, view: ChatView, message: Message, feedback: 
             meta.get("completion_tokens"),
         )
     )
+    answer_controls(rt, view, message, feedback)
+
+
+def answer_controls(rt: Runtime, view: ChatView, message: Message, feedback: dict) -> None:
+    """Versions ‹ n/m ›, regenerate, thumbs and comment under an answer."""
     nav, regen, thumbs, comment = st.columns([3, 1, 2, 4], vertical_alignment="center")
     _sibling_nav(rt, view, message, nav)
     regen.button(

@@ -20,6 +20,7 @@ from aeries.ui.chat_state import ChatView, notice
 
 _PERSONA = "aeries.persona"
 _SYNCED = "aeries.persona.synced_for"
+_PERSONAS = "aeries.personas.by_id"
 _KEYS = (
     "aeries.temperature",
     "aeries.top_p",
@@ -90,11 +91,37 @@ def _persona_changed(
         notice(f"This conversation now uses “{persona.name}”.")
 
 
+def choice_from_state(rt: Runtime) -> ModelChoice | None:
+    """The choice the controls held at the end of the last run, read without drawing them,
+    so a new message can be sent before anything else is drawn. None before the first run."""
+    state = st.session_state
+    personas: dict[str, Persona] = state.get(_PERSONAS, {})
+    if not all(k in state for k in (*_KEYS, "aeries.model", _PERSONA)) or not personas:
+        return None
+    models = rt.models()
+    index = state["aeries.model"]
+    if not models or index is None or index >= len(models):
+        return None
+    sampling = Sampling(
+        float(state["aeries.temperature"]),
+        float(state["aeries.top_p"]),
+        int(state["aeries.max_tokens"]),
+        bool(state["aeries.thinking"]),
+    )
+    return ModelChoice(
+        models[index],
+        sampling,
+        state["aeries.system_prompt"] or None,
+        personas.get(state[_PERSONA]),
+    )
+
+
 def chat_controls(rt: Runtime, view: ChatView) -> ModelChoice | None:
     """Persona picker, model and sampling controls; None (said clearly) if no model answers."""
     ensure_default_persona(rt.db)
     personas = list_personas(rt.db)
     by_id = {p.id: p for p in personas}
+    st.session_state[_PERSONAS] = by_id
     models = rt.models()
     _sync_with_conversation(view, personas, models)
     st.sidebar.selectbox(

@@ -20,7 +20,8 @@ class _Canvas:
     def __init__(self) -> None:
         self._reasoning_slot = st.empty()
         self._reasoning: DeltaGenerator | None = None
-        self._body = st.container()
+        self._slot = st.empty()
+        self._body = self._slot.container()
         self._live = self._body.empty()
         self._live.markdown(CURSOR)
 
@@ -31,10 +32,15 @@ class _Canvas:
                 box = self._reasoning_slot.container().expander("Reasoning", expanded=False)
                 self._reasoning = box.empty()
             self._reasoning.markdown(text.reasoning)
+        if final:
+            # One element for the whole answer, as a reload shows it (and markdown that spans
+            # paragraphs, like a numbered list, renders as one).
+            self._slot.markdown(text.content)
+            return
         for block in text.new_blocks():
             self._live.markdown(block)
             self._live = self._body.empty()
-        self._live.markdown(text.tail if final else text.tail + CURSOR)
+        self._live.markdown(text.tail + CURSOR)
 
 
 def render_stream(stream: LLMStream, interval_s: float = 0.05) -> StreamText:

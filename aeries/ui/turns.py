@@ -19,6 +19,7 @@ from aeries.store.conversations import new_conversation, save_message
 from aeries.store.preferences import implicit_preference_ops
 from aeries.tree import Message
 from aeries.ui.chat_state import ChatView, brief_default, remember
+from aeries.ui.messages import answer_controls
 from aeries.ui.model_controls import ModelChoice
 from aeries.ui.stream_view import render_stream
 
@@ -122,11 +123,31 @@ def start_pending(
     return turn
 
 
-def stream_turn(view: ChatView, turn: Turn) -> None:
-    """Show the answer as it streams; however the run ends, persist what arrived."""
+def start_turn(
+    rt: Runtime,
+    view: ChatView,
+    choice: ModelChoice,
+    prompt: str | None,
+    action: dict[str, Any] | None,
+) -> Turn | None:
+    """A turn for a new message, or for a pending regenerate/edit, or None."""
+    if prompt is not None:
+        return start_new_message(rt, view, choice, prompt)
+    if action is not None:
+        return start_pending(rt, view, choice, action)
+    return None
+
+
+def stream_turn(rt: Runtime, view: ChatView, turn: Turn) -> None:
+    """Show the answer as it streams, then its controls in place (no rerun, which would drop
+    the last drawn text); however the run ends, persist what arrived."""
     try:
         with st.chat_message("assistant"):
             render_stream(turn.stream)
+            answer = turn.finish()
+            view.tree.add(answer)
+            view.leaf_id = answer.id
+            answer_controls(rt, view, answer, {})
     finally:
         # Runs on Stop, on a rerun (new input mid-stream) and on page change too: the stream
         # is closed (vLLM aborts the request) and the partial answer is stored as 'aborted'.
