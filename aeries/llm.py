@@ -9,6 +9,7 @@ ITL = gaps between output chunks; TPOT = (E2EL âˆ’ TTFT) / (completion_tokens âˆ
 from __future__ import annotations
 
 import contextlib
+import queue
 import socket
 import threading
 import time
@@ -163,7 +164,10 @@ class ClientPool:
 class LLMStream:
     """A streaming call. ``start()`` sends the request; iterate for Deltas; ``close()`` aborts.
 
-    ``result`` is complete once iteration ends or ``close()`` returns, whatever happened.
+    A reader thread consumes the HTTP stream and timestamps every chunk as it arrives, so the
+    timings are the server's even when the caller is busy drawing between reads; the caller
+    receives the deltas through a queue. ``result`` is complete once iteration ends or
+    ``close()`` returns, whatever happened.
     """
 
     def __init__(self, client: openai.OpenAI, request: ChatRequest) -> None:
@@ -176,6 +180,9 @@ class LLMStream:
         self._started = False
         self._finished = False
         self._abort = threading.Event()
+        self._queue: queue.SimpleQueue[Delta | None] = queue.SimpleQueue()
+        self._reader: threading.Thread | None = None
+        self._read_status: Status = "aborted"
         self._gen = self._iterate()
 
     def start(self) -> LLMStream:
@@ -200,14 +207,17 @@ class LLMStream:
             )
         except Exception as exc:
             self._fail(exc)
+            return self
+        self._reader = threading.Thread(target=self._read, name="aeries-stream", daemon=True)
+        self._reader.start()
         return self
 
     def __iter__(self) -> Iterator[Delta]:
         return self._gen
 
     def abort(self) -> None:
-        """Stop from another thread: the HTTP stream is closed now (vLLM frees the request)
-        and the thread iterating ends with status 'aborted'."""
+        """Stop from any thread: the HTTP stream is shut now (vLLM frees the request) and the
+        stream ends with status 'aborted'."""
         self._abort.set()
         _shutdown_socket(self._stream)
 
@@ -219,8 +229,9 @@ class LLMStream:
     def close(self) -> None:
         """Stop early: close the HTTP stream so vLLM frees the request; record 'aborted'."""
         self._gen.close()
+        self._stop_reader()
         if not self._finished:
-            self._finish("aborted")
+            self._finish(self._read_status)
 
     def collect(self) -> CallResult:
         """Consume the whole stream and return the result."""
@@ -233,6 +244,24 @@ class LLMStream:
         if self._stream is None:
             self._finish("error")
             return
+        try:
+            while (delta := self._queue.get()) is not None:
+                yield delta
+        finally:
+            # Also on GeneratorExit (Stop, a rerun): abort the reader unless it already ended.
+            self._stop_reader()
+            self._finish(self._read_status)
+
+    def _stop_reader(self) -> None:
+        reader = self._reader
+        if reader is None or reader is threading.current_thread():
+            return
+        if reader.is_alive():
+            self.abort()
+            reader.join(10)
+
+    def _read(self) -> None:
+        """The reader thread: every chunk timestamped on arrival, deltas handed over."""
         status: Status = "aborted"
         try:
             for chunk in self._stream:
@@ -243,21 +272,21 @@ class LLMStream:
                 for choice in chunk.choices:
                     if choice.finish_reason:
                         self.result.finish_reason = choice.finish_reason
-                    yield from self._output(choice.delta, now)
+                    for delta in self._output(choice.delta, now):
+                        self._queue.put(delta)
                 if self._abort.is_set():
                     break
             status = "aborted" if self._abort.is_set() else "ok"
-        except GeneratorExit:
-            raise
         except Exception as exc:
             if self._abort.is_set():
-                status = "aborted"  # the read failed because abort() closed the connection
+                status = "aborted"  # the read failed because abort() shut the connection
             else:
                 self._fail(exc)
                 status = "error"
         finally:
             self._close_stream()
-            self._finish(status)
+            self._read_status = status
+            self._queue.put(None)
 
     def _output(self, delta: Any, now: float) -> Iterator[Delta]:
         reasoning = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)

@@ -85,7 +85,9 @@ def test_close_aborts_upstream_and_keeps_partial_text(pool, sim):
     first = [next(it).text for _ in range(3)]
     stream.close()
     assert stream.result.status == "aborted"
-    assert stream.result.content == "".join(first)
+    # Everything that arrived is kept; it begins with what the caller was shown.
+    assert stream.result.content.startswith("".join(first))
+    assert stream.result.completion_tokens is None  # never reached the usage chunk
     assert wait_until(lambda: sim.stats.disconnects == 1)
 
 
@@ -199,3 +201,15 @@ def test_abort_from_another_thread_stops_a_stalled_stream(pool, sim):
     assert stream.result.status == "aborted" and stream.result.error is None
     assert stream.result.content  # the two tokens before the stall are kept
     assert wait_until(lambda: sim.stats.disconnects == 1)
+
+
+def test_timings_are_taken_on_arrival_not_when_the_caller_reads(pool, sim):
+    import time
+
+    call(pool, sim).collect()  # warm
+    stream = call(pool, sim, ttft_ms=30, itl_ms=5, tokens=10)
+    time.sleep(0.25)  # the caller is busy (drawing a page) before its first read
+    deltas = list(stream)
+    assert len(deltas) == 10
+    assert stream.result.ttft_ms < 80  # not ~250: the reader stamped the chunk on arrival
+    assert stream.result.e2e_ms < 200
