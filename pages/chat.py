@@ -9,9 +9,9 @@ from aeries.text import check_message
 from aeries.ui.chat_state import current_view, take_notice, take_pending
 from aeries.ui.conversations import conversation_sidebar
 from aeries.ui.identity import current_user, identity_box
-from aeries.ui.knowledge import knowledge_panel
+from aeries.ui.knowledge import PANEL_TITLE, knowledge_panel
 from aeries.ui.messages import render_branch
-from aeries.ui.model_controls import chat_controls, choice_from_state
+from aeries.ui.model_controls import ModelChoice, chat_controls, choice_from_state
 from aeries.ui.resources import get_runtime
 from aeries.ui.text import literal
 from aeries.ui.turns import start_turn, stream_turn
@@ -30,8 +30,17 @@ early = choice_from_state(rt)
 if early is not None:
     turn = start_turn(rt, view, early, prompt if hint is None else None, action)
 
-identity_box()
-choice = chat_controls(rt, view)
+
+def draw_sidebar_controls() -> ModelChoice | None:
+    """Participant box, persona, model and sampling (sidebar)."""
+    identity_box()
+    return chat_controls(rt, view)
+
+
+# While an answer streams, the sidebar from the last run stays on screen; redrawing it first
+# would put dozens of deltas ahead of the first token, so it is drawn after the stream.
+sidebar_drawn = turn is None
+choice = early if turn is not None else draw_sidebar_controls()
 if turn is None and choice is not None and early is None:
     turn = start_turn(rt, view, choice, prompt if hint is None else None, action)
 
@@ -40,7 +49,14 @@ if note := take_notice():
 st.title(literal(view.conversation.title) if view.conversation else "New chat", anchor=False)
 if hint:
     st.warning(hint)
-knowledge_panel(rt, view)
+# The panel reads the brief and its evidence: while an answer streams, keep its place and fill
+# it after the stream, so those reads do not delay the first token.
+panel = st.empty()
+with panel.container():
+    if turn is None:
+        knowledge_panel(rt, view)
+    else:  # same collapsed header, so nothing moves while the answer streams
+        st.expander(PANEL_TITLE).caption("Shown in full when this answer ends.")
 if choice is None:
     st.warning(
         f"{RESTING} No model server answers right now, so nothing can be sent. "
@@ -49,6 +65,10 @@ if choice is None:
 render_branch(rt, view)
 if turn is not None:
     stream_turn(rt, view, turn)
+    with panel.container():
+        knowledge_panel(rt, view)
 elif not view.branch:
     st.caption("Ask anything. Answers stream from the model; every exchange is logged.")
+if not sidebar_drawn:
+    draw_sidebar_controls()
 conversation_sidebar(rt, view)

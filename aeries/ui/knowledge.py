@@ -14,6 +14,7 @@ from aeries.store.evidence import evidence, forget_item
 from aeries.ui.chat_state import ChatView, brief_default, notice, set_brief_default
 from aeries.ui.text import literal
 
+PANEL_TITLE = "🧠 What Aeries knows about you"
 _SECTIONS = {"preference": "Preference", "correction": "Correction", "topic": "Interest"}
 
 
@@ -47,7 +48,7 @@ def knowledge_panel(rt: Runtime, view: ChatView) -> None:
     brief = assemble_brief(rt.db, view.user_id)
     enabled = view.conversation.brief_enabled if view.conversation else brief_default()
     st.session_state["aeries.brief_on"] = enabled
-    with st.expander("🧠 What Aeries knows about you", expanded=False):
+    with st.expander(PANEL_TITLE, expanded=False):
         st.toggle(
             "Use this in this conversation",
             key="aeries.brief_on",
