@@ -16,12 +16,9 @@ from aeries.observer import FinishedTurn
 from aeries.runtime import Runtime
 from aeries.store.conversations import save_message
 from aeries.store.exchanges import exchange_row, log_exchange
-from aeries.store.signals import Provenance, signal_row
+from aeries.store.signals import HEURISTICS, IMPLICIT, signal_row
 from aeries.store.writer import Insert, Writer
 from aeries.tree import Message
-
-IMPLICIT = Provenance("implicit", "1")
-HEURISTICS = Provenance("heuristics", "1")
 
 
 def bounded_history(branch: list[Message], history: int) -> list[dict[str, str]]:

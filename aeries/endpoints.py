@@ -18,11 +18,6 @@ class ModelInfo:
     id: str
     max_model_len: int | None = None
 
-    @property
-    def label(self) -> str:
-        """How the model is named in pickers (endpoint shown only when it disambiguates)."""
-        return self.id
-
 
 @dataclass
 class EndpointStatus:

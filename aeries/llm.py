@@ -104,13 +104,6 @@ class CallResult:
             return None
         return (self.e2e_ms - self.ttft_ms) / (self.completion_tokens - 1)
 
-    @property
-    def tokens_per_s(self) -> float | None:
-        """Completion tokens per second of end-to-end time."""
-        if not self.completion_tokens or not self.e2e_ms:
-            return None
-        return self.completion_tokens / (self.e2e_ms / 1000.0)
-
     def itl_stats(self) -> dict[str, float | None]:
         """Mean, median, p95 and max of the inter-token gaps."""
         gaps = sorted(self.itl_ms)
@@ -220,11 +213,6 @@ class LLMStream:
         stream ends with status 'aborted'."""
         self._abort.set()
         _shutdown_socket(self._stream)
-
-    @property
-    def aborted(self) -> bool:
-        """Whether abort() was called."""
-        return self._abort.is_set()
 
     def close(self) -> None:
         """Stop early: close the HTTP stream so vLLM frees the request; record 'aborted'."""

@@ -28,13 +28,12 @@ from aeries.observation import (
 )
 from aeries.store.exchanges import exchange_row, log_exchange
 from aeries.store.profile import profile_ops
-from aeries.store.signals import Provenance, signal_row
+from aeries.store.signals import HEURISTICS, Provenance, signal_row
 from aeries.store.writer import Insert, Writer
 
 log = logging.getLogger(__name__)
 
 MODEL_PROVENANCE = Provenance(EXTRACTOR, VERSION, PROMPT_HASH)
-HEURISTICS = Provenance("heuristics", "1")
 
 
 @dataclass(frozen=True)

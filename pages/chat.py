@@ -24,11 +24,12 @@ view = current_view(rt, user_id)
 # last run left them, before anything else is drawn or read.
 prompt = st.chat_input("Message Aeries", key="aeries.prompt", submit_mode="stop")
 hint = check_message(prompt) if prompt is not None else None
+to_send = prompt if hint is None else None
 action = take_pending() if prompt is None else None
 turn = None
 early = choice_from_state(rt)
 if early is not None:
-    turn = start_turn(rt, view, early, prompt if hint is None else None, action)
+    turn = start_turn(rt, view, early, to_send, action)
 
 
 def draw_sidebar_controls() -> ModelChoice | None:
@@ -42,7 +43,7 @@ def draw_sidebar_controls() -> ModelChoice | None:
 sidebar_drawn = turn is None
 choice = early if turn is not None else draw_sidebar_controls()
 if turn is None and choice is not None and early is None:
-    turn = start_turn(rt, view, choice, prompt if hint is None else None, action)
+    turn = start_turn(rt, view, choice, to_send, action)
 
 if note := take_notice():
     st.toast(note)

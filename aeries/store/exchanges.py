@@ -43,7 +43,7 @@ def exchange_row(
         "response_text": result.content,
         "reasoning_text": result.reasoning or None,
         "status": result.status,
-        "error": result.error if result.error is None else f"{result.error}",
+        "error": result.error,
         "error_kind": result.error_kind,
         "finish_reason": result.finish_reason,
         "started_at": result.started_at,

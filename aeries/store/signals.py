@@ -20,6 +20,8 @@ class Provenance:
 
 
 USER_FEEDBACK = Provenance("user", "1")
+HEURISTICS = Provenance("heuristics", "1")
+IMPLICIT = Provenance("implicit", "1")
 
 
 def signal_row(

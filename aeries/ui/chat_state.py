@@ -72,7 +72,7 @@ def current_view(rt: Runtime, user_id: str) -> ChatView:
     return view
 
 
-def show_conversation(rt: Runtime, user_id: str, conversation_id: str | None) -> None:
+def show_conversation(conversation_id: str | None) -> None:
     """Switch the page to a conversation (None: a new chat)."""
     st.session_state.pop(_VIEW, None)
     st.session_state.pop(_PENDING, None)

@@ -31,7 +31,7 @@ def conversation_sidebar(rt: Runtime, view: ChatView) -> None:
         key="aeries.new_chat",
         width="stretch",
         on_click=show_conversation,
-        args=(rt, view.user_id, None),
+        args=(None,),
     )
     query = bar.text_input(
         "Search conversations", key="aeries.search", placeholder="Titles and messages"
@@ -49,7 +49,7 @@ def conversation_sidebar(rt: Runtime, view: ChatView) -> None:
             width="stretch",
             type="primary" if current else "secondary",
             on_click=show_conversation,
-            args=(rt, view.user_id, conv.id),
+            args=(conv.id,),
         )
     if view.conversation is not None:
         _actions(rt, view)
@@ -86,11 +86,11 @@ def _actions(rt: Runtime, view: ChatView) -> None:
         if st.button(archive_label, key=f"archive-{conv.id}"):
             set_archived(rt.writer, view.user_id, conv.id, not conv.archived)
             notice("Archived." if not conv.archived else "Back in the list.")
-            show_conversation(rt, view.user_id, None)
+            show_conversation(None)
             st.rerun()
         sure = st.checkbox("I want to delete it", key=f"sure-{conv.id}")
         if st.button("Delete", key=f"delete-{conv.id}", disabled=not sure, type="primary"):
             delete_conversation(rt.writer, view.user_id, conv.id)
             notice("Deleted. Its logged exchanges stay available to research exports.")
-            show_conversation(rt, view.user_id, None)
+            show_conversation(None)
             st.rerun()

@@ -13,6 +13,7 @@ import streamlit as st
 from aeries.runtime import Runtime
 from aeries.store.users import DEFAULT_USER, ensure_user
 from aeries.text import clean_inline
+from aeries.ui.chat_state import show_conversation
 
 _USER = "aeries.user"
 NAME_MAX = 64
@@ -81,9 +82,7 @@ def _name_entered() -> None:
         st.query_params["u"] = name
     elif "u" in st.query_params:
         del st.query_params["u"]
-    st.query_params.pop("c", None)
-    for key in ("aeries.chat.view", "aeries.chat.pending", "aeries.persona.synced_for"):
-        st.session_state.pop(key, None)
+    show_conversation(None)  # a new identity starts on a new chat
 
 
 def identity_box() -> None:

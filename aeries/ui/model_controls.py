@@ -133,7 +133,6 @@ def chat_controls(rt: Runtime, view: ChatView) -> ModelChoice | None:
         args=(rt, view, by_id, models),
         help="Sets the system prompt, model and sampling. Edit personas on the Personas page.",
     )
-    persona = by_id.get(st.session_state.get(_PERSONA, ""))
     with st.sidebar.expander("Model & sampling", expanded=False):
         if st.button("Refresh models", key="aeries.refresh_models"):
             models = rt.models(refresh=True)
@@ -149,24 +148,23 @@ def chat_controls(rt: Runtime, view: ChatView) -> ModelChoice | None:
         model = models[picked or 0]
         if model.max_model_len:
             st.caption(f"Context: {model.max_model_len:,} tokens")
-        temperature = st.slider("Temperature", 0.0, 2.0, step=0.05, key="aeries.temperature")
-        top_p = st.slider("Top p", 0.05, 1.0, step=0.05, key="aeries.top_p")
-        max_tokens = st.number_input(
+        st.slider("Temperature", 0.0, 2.0, step=0.05, key="aeries.temperature")
+        st.slider("Top p", 0.05, 1.0, step=0.05, key="aeries.top_p")
+        st.number_input(
             "Max tokens",
             min_value=1,
             max_value=max(model.max_model_len or 131072, 1),
             step=64,
             key="aeries.max_tokens",
         )
-        thinking = st.toggle(
+        st.toggle(
             "Thinking",
             key="aeries.thinking",
             help="Reasoning models think before answering (shown collapsed).",
         )
-        system = st.text_area(
+        st.text_area(
             "System prompt",
             key="aeries.system_prompt",
             placeholder="Optional instructions for the model",
         )
-    sampling = Sampling(float(temperature), float(top_p), int(max_tokens), bool(thinking))
-    return ModelChoice(model, sampling, system or None, persona)
+    return choice_from_state(rt)  # the widgets just drawn hold the values

@@ -52,8 +52,7 @@ def _spec(
 
 def start_new_message(rt: Runtime, view: ChatView, choice: ModelChoice, text: str) -> Turn:
     """A user message at the end of the shown branch; the request is sent before any write."""
-    is_new = view.conversation is None
-    if is_new:
+    if view.conversation is None:
         persona_id = choice.persona.id if choice.persona else None
         view.conversation = new_conversation(
             rt.writer, view.user_id, text, persona_id, brief_enabled=brief_default()
@@ -144,14 +143,17 @@ def stream_turn(rt: Runtime, view: ChatView, turn: Turn) -> None:
     try:
         with st.chat_message("assistant"):
             render_stream(turn.stream)
-            answer = turn.finish()
-            view.tree.add(answer)
-            view.leaf_id = answer.id
-            answer_controls(rt, view, answer, {})
+            answer_controls(rt, view, _settle(view, turn), {})
     finally:
         # Runs on Stop, on a rerun (new input mid-stream) and on page change too: the stream
         # is closed (vLLM aborts the request) and the partial answer is stored as 'aborted'.
-        answer = turn.finish()
-        view.tree.add(answer)
-        view.leaf_id = answer.id
+        _settle(view, turn)
         remember(view, url=False)
+
+
+def _settle(view: ChatView, turn: Turn) -> Message:
+    """Persist the answer (once) and make it the end of the branch on screen."""
+    answer = turn.finish()
+    view.tree.add(answer)
+    view.leaf_id = answer.id
+    return answer
