@@ -92,3 +92,50 @@ def test_carrying_on_from_a_regenerated_answer_is_an_implicit_preference(app, en
     assert prefs == [("implicit", "chat", "a", ex[first], ex[second])]
     send(at, "and once more")  # carrying on again from the same answer adds nothing
     assert db_rows(env, "SELECT count(*) FROM preferences") == [(1,)]
+
+
+def _app_runtime():
+    from aeries.config import load_settings
+    from aeries.ui.resources import _runtime
+
+    return _runtime(load_settings(secrets={}))
+
+
+def _round(sim, *, finished: bool):
+    from aeries.arena import start_round
+    from tests.test_arena import contestants
+
+    if not finished:
+        sim.config.itl_ms, sim.config.tokens = 20, 400
+    battle = start_round(_app_runtime(), "u", contestants(sim), "unseen", blind=False)
+    if finished:
+        assert battle.wait(10)
+    return battle
+
+
+def test_a_round_that_finished_before_the_page_drew_it_is_logged(app, env, sim):
+    at = open_arena(app)
+    at.session_state["arena.round"] = _round(sim, finished=True)  # e.g. after a Stop rerun
+    at.run()
+    assert not at.exception
+    assert db_rows(env, "SELECT count(*) FROM battles") == [(1,)]
+    assert db_rows(env, "SELECT count(*) FROM exchanges WHERE source = 'arena'") == [(2,)]
+
+
+def test_new_round_stops_and_logs_the_round_it_drops(app, env, sim):
+    at = open_arena(app)
+    at.session_state["arena.round"] = _round(sim, finished=True)
+    at.run()  # the round's buttons are on screen
+    battle = _round(sim, finished=False)
+    at.session_state["arena.round"] = battle  # a round still streaming when New round is hit
+    at.button(key="arena.new").click().run()
+    assert not at.exception
+    assert battle.finished
+    rows = db_rows(
+        env,
+        "SELECT e.status FROM exchanges e JOIN battle_sides s ON s.exchange_id = e.id "
+        "WHERE s.battle_id = ?",
+        [battle.id],
+    )
+    assert rows == [("aborted",), ("aborted",)]
+    assert sim.stats.disconnects == 2

@@ -102,12 +102,8 @@ def handle_prompt(rt: Runtime, user_id: str, contestants: list[Contestant]) -> N
         return
     current: Round | None = st.session_state.get(_ROUND)
     continuing = current is not None and st.session_state.get("arena.continue", False)
-    if current is not None and not current.finished:
-        for side in current.sides:
-            side.stop()
-        current.wait(5)
-        log_round(rt, current)
     if current is not None:
+        _end_round(rt, current)
         st.session_state.setdefault(_HISTORY, []).append(current)
     if not continuing:
         st.session_state[_HISTORY] = []
@@ -122,12 +118,17 @@ def handle_prompt(rt: Runtime, user_id: str, contestants: list[Contestant]) -> N
     )
 
 
+def _end_round(rt: Runtime, battle: Round) -> None:
+    """Leave a round: stop sides still streaming, then log it (each round is logged once)."""
+    for side in battle.sides:
+        side.stop()
+    battle.wait(5)
+    log_round(rt, battle)
+
+
 def _regenerate(rt: Runtime, user_id: str) -> None:
     current: Round = st.session_state[_ROUND]
-    for side in current.sides:
-        side.stop()
-    current.wait(5)
-    log_round(rt, current)
+    _end_round(rt, current)
     history = st.session_state.get(_HISTORY, [])
     previous = history[-1] if history and current.parent_id else None
     contestants = [s.contestant for s in current.sides]
@@ -136,8 +137,10 @@ def _regenerate(rt: Runtime, user_id: str) -> None:
     )
 
 
-def _new_round() -> None:
-    st.session_state.pop(_ROUND, None)
+def _new_round(rt: Runtime) -> None:
+    current: Round | None = st.session_state.pop(_ROUND, None)
+    if current is not None:
+        _end_round(rt, current)
     st.session_state[_HISTORY] = []
 
 
@@ -189,6 +192,8 @@ def render_round(rt: Runtime, battle: Round, *, live: bool) -> None:
             else:
                 _side_footer(side)
             slots.append(slot)
+    if battle.finished:
+        log_round(rt, battle)  # it may have ended while no run was drawing it
     if not live or battle.finished:
         return
     shown = [side.text for side in battle.sides]
@@ -258,7 +263,7 @@ def arena_body(rt: Runtime, user_id: str) -> None:
         args=(rt, user_id),
         disabled=contestants is None,
     )
-    new.button("🆕 New round", key="arena.new", on_click=_new_round)
+    new.button("🆕 New round", key="arena.new", on_click=_new_round, args=(rt,))
     cont.toggle(
         "Continue with the same contestants",
         key="arena.continue",
