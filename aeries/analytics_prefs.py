@@ -34,8 +34,6 @@ GAP_BUCKETS: tuple[tuple[float, float, str], ...] = (
     (1000, 2000, "1–2 s"),
     (2000, float("inf"), "≥ 2 s"),
 )
-# Votes come minutes after their exchanges start; this bounds the exchange scan of joins.
-VOTE_LAG_SLACK = "INTERVAL 1 DAY"
 MAX_RATING_PERIODS = 24
 
 
@@ -176,26 +174,18 @@ def latency_preference(db: Database, f: Filters, implicit: bool = True) -> pd.Da
         f"WHEN gap < {hi} THEN {i}" for i, (_, hi, _) in enumerate(GAP_BUCKETS) if hi != np.inf
     )
     sql = f"""
-        WITH x AS (
-            SELECT id, ttft_ms FROM exchanges
-            WHERE started_at >= ?::TIMESTAMPTZ - {VOTE_LAG_SLACK} AND started_at < ?
-              AND ttft_ms IS NOT NULL
-        ), pairs AS (
-            SELECT p.winner, xa.ttft_ms - xb.ttft_ms AS diff
+        WITH scored AS (
+            SELECT abs(p.ttft_a_ms - p.ttft_b_ms) AS gap,
+                   CASE WHEN p.winner NOT IN ('a', 'b') THEN 0.5
+                        WHEN (p.winner = 'a') = (p.ttft_a_ms < p.ttft_b_ms) THEN 1.0
+                        ELSE 0.0 END AS faster_won
             FROM preferences p
-            JOIN x xa ON xa.id = p.exchange_a
-            JOIN x xb ON xb.id = p.exchange_b
-            WHERE {where}
-        ), scored AS (
-            SELECT abs(diff) AS gap,
-                   CASE WHEN winner NOT IN ('a', 'b') THEN 0.5
-                        WHEN (winner = 'a') = (diff < 0) THEN 1.0 ELSE 0.0 END AS faster_won
-            FROM pairs WHERE diff <> 0
+            WHERE {where} AND p.ttft_a_ms <> p.ttft_b_ms
         )
         SELECT CASE {cases} ELSE {len(GAP_BUCKETS) - 1} END AS "order",
                count(*) AS n, sum(faster_won) AS faster_wins
         FROM scored GROUP BY ALL ORDER BY "order" """
-    out = frame(db, sql, [f.start, f.end, *params])
+    out = frame(db, sql, params)
     out["gap"] = out["order"].map({i: label for i, (_, _, label) in enumerate(GAP_BUCKETS)})
     out["faster_win_rate"] = out["faster_wins"] / out["n"]
     out["lower"], out["upper"] = wilson(out["faster_wins"], out["n"])

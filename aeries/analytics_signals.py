@@ -1,10 +1,11 @@
 """Signal analytics: thumbs-up rate per model and persona, observer sentiment and satisfaction,
 brief on vs off, and the most frequent learned preferences and topics.
 
-Every signal is joined to the exchange it is about (``signals.exchange_id``), counted in that
-exchange's time bucket, and filtered by that exchange. Only the latest thumb per exchange counts;
-satisfaction and sentiment are averaged per answer first (the observer notes each once per
-answer), then over answers.
+Reads the tables kept next to the signals for this (aeries.store.facts), not the signals
+themselves: ``answer_scores`` holds one row per answer with its latest thumb and its observer
+scores, filed under that answer's exchange (time bucket, model, persona, brief, source, user);
+``learned_notes`` one row per preference or topic noted. Satisfaction and sentiment are
+averaged per answer first (the observer notes each once per answer), then over answers.
 """
 
 from __future__ import annotations
@@ -12,47 +13,49 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from aeries.analytics import Filters, _in, bucket_key, exchange_where, frame
+from aeries.analytics import Filters, bucket_key, exchange_where, frame
 from aeries.analytics_prefs import NO_PERSONA_LABEL, wilson
 from aeries.store.db import Database
 
-# The observer notes a signal seconds after the answer; this bounds the exchange scan.
-SIGNAL_LAG_SLACK = "INTERVAL 1 DAY"
 # Grouping sets of the summary query, by the GROUPING() bitmask of (b, model, persona, brief).
 _SETS = {"model": 0b0011, "persona": 0b0101, "overall": 0b0111, "brief": 0b1110}
 
 
 def _summary_sql(f: Filters) -> tuple[str, list]:
-    where, params = exchange_where(f)
-    key = bucket_key("e.started_at", f.bucket)
-    # One row per exchange before the join (the join with exchanges is the expensive part).
+    where, params = exchange_where(f, "a")
+    key = bucket_key("a.started_at", f.bucket)
+    # Two stages: answers → (bucket, model, persona, brief) cells with count, sum and sum of
+    # squares, then the grouping sets over those few cells (means and SDs from the sums).
+    moments = ", ".join(
+        f"count({v}) AS {v}_n, sum({v}) AS {v}_s, sum({v} * {v}) AS {v}_q" for v in ("sat", "sent")
+    )
+    summary = ", ".join(
+        f"""sum({v}_n)::BIGINT AS {v}_n, sum({v}_s) / nullif(sum({v}_n), 0) AS {name},
+            sqrt(greatest(sum({v}_q) - sum({v}_s) ^ 2 / sum({v}_n), 0) / nullif(sum({v}_n) - 1, 0))
+                AS {v}_sd"""
+        for v, name in (("sat", "satisfaction"), ("sent", "sentiment"))
+    )
     sql = f"""
-        WITH v AS (
-            SELECT exchange_id,
-                   arg_max(value_num, created_at)
-                       FILTER (WHERE name = 'thumbs' AND kind = 'feedback') AS thumb,
-                   avg(value_num) FILTER (WHERE name = 'satisfaction' AND kind = 'observer') AS sat,
-                   avg(value_num) FILTER (WHERE name = 'sentiment' AND kind = 'observer') AS sent
-            FROM signals
-            WHERE created_at >= ? AND name IN ('thumbs', 'satisfaction', 'sentiment')
-              AND exchange_id IS NOT NULL AND value_num IS NOT NULL
-            GROUP BY exchange_id
+        WITH cells AS (
+            SELECT b, model, persona_id, brief,
+                   count(thumb) AS thumbs, coalesce(sum(thumb), 0) AS ups, {moments}
+            FROM (
+                SELECT {key} AS b, a.model, a.persona_id, a.brief_enabled AS brief, a.thumb,
+                       a.satisfaction_sum / nullif(a.satisfaction_n, 0) AS sat,
+                       a.sentiment_sum / nullif(a.sentiment_n, 0) AS sent
+                FROM answer_scores a
+                WHERE {where}
+            )
+            GROUP BY ALL
         )
         SELECT GROUPING(b, model, persona, brief) AS grp, b, model, persona, brief,
-               count(thumb) AS thumbs, coalesce(sum(thumb), 0) AS ups,
-               count(sat) AS sat_n, avg(sat) AS satisfaction, stddev_samp(sat) AS sat_sd,
-               count(sent) AS sent_n, avg(sent) AS sentiment, stddev_samp(sent) AS sent_sd
+               sum(thumbs)::BIGINT AS thumbs, sum(ups) AS ups, {summary}
         FROM (
-            SELECT {key} AS b, e.model AS model,
-                   coalesce(pe.name, '{NO_PERSONA_LABEL}') AS persona,
-                   e.brief_enabled AS brief, v.thumb, v.sat, v.sent
-            FROM v
-            JOIN exchanges e ON e.id = v.exchange_id
-            LEFT JOIN personas pe ON pe.id = e.persona_id
-            WHERE {where}
+            SELECT c.*, coalesce(pe.name, '{NO_PERSONA_LABEL}') AS persona
+            FROM cells c LEFT JOIN personas pe ON pe.id = c.persona_id
         )
         GROUP BY GROUPING SETS ((b, model), (b, persona), (b), (brief))"""
-    return sql, [f.start, *params]
+    return sql, params
 
 
 def _with_rates(df: pd.DataFrame) -> pd.DataFrame:
@@ -103,31 +106,15 @@ def _bucket_times(keys: pd.Series, f: Filters) -> pd.Series:
 def top_learned(db: Database, f: Filters, limit: int = 10) -> pd.DataFrame:
     """Most frequent observer preferences and topics: name, value, mentions, users.
 
-    Counted by when the observer noted them (seconds after the answer), so the common case —
-    no model, persona, source or brief filter — needs no join with exchanges; those filters
-    apply through the exchange the signal is about.
+    Counted by when the observer noted them (seconds after the answer); the model, persona,
+    source, brief and user filters apply through the answer they were noted about.
     """
-    params: list = [f.start, f.end]
-    where = "s.created_at >= ? AND s.created_at < ?"
-    if f.users:
-        where += " AND " + _in("s.user_id", f.users, params)
-    if f.models or f.personas or f.sources or f.brief is not None:
-        by_exchange = Filters(
-            f.start, f.end, f.models, f.personas, (), f.sources, f.brief, f.bucket
-        )
-        ex_where, ex_params = exchange_where(by_exchange, time=False)
-        where += f""" AND s.exchange_id IN (
-            SELECT e.id FROM exchanges e
-            WHERE e.started_at >= ?::TIMESTAMPTZ - {SIGNAL_LAG_SLACK} AND e.started_at < ?
-              AND {ex_where})"""
-        params += [f.start, f.end, *ex_params]
+    where, params = exchange_where(f, "n", time=False)
     sql = f"""
-        SELECT s.name, s.value_text AS value, count(*) AS mentions,
-               count(DISTINCT s.user_id) AS users
-        FROM signals s
-        WHERE s.kind = 'observer' AND s.name IN ('preference', 'topic')
-          AND s.value_text IS NOT NULL AND {where}
-        GROUP BY s.name, s.value_text
-        QUALIFY row_number() OVER (PARTITION BY s.name ORDER BY count(*) DESC, s.value_text) <= ?
-        ORDER BY s.name, mentions DESC, value"""
-    return frame(db, sql, [*params, limit])
+        SELECT n.name, n.value, count(*) AS mentions, count(DISTINCT n.user_id) AS users
+        FROM learned_notes n
+        WHERE n.created_at >= ? AND n.created_at < ? AND {where}
+        GROUP BY n.name, n.value
+        QUALIFY row_number() OVER (PARTITION BY n.name ORDER BY count(*) DESC, n.value) <= ?
+        ORDER BY n.name, mentions DESC, n.value"""
+    return frame(db, sql, [f.start, f.end, *params, limit])

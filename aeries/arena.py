@@ -310,6 +310,8 @@ def record_vote(
                     "model_b": b.contestant.model.id,
                     "exchange_a": a.stream.result.id,
                     "exchange_b": b.stream.result.id,
+                    "ttft_a_ms": a.stream.result.ttft_ms,
+                    "ttft_b_ms": b.stream.result.ttft_ms,
                     "position_a": a.position,
                     "position_b": b.position,
                     "winner": winner,

@@ -110,6 +110,9 @@ class Turn:
                 "completion_tokens": result.completion_tokens,
                 "prompt_tokens": result.prompt_tokens,
                 "error": result.error,
+                "started_at": result.started_at,
+                "persona_id": spec.persona_id,
+                "brief_enabled": spec.brief_enabled,
             },
         )
         params = {**spec.params, "history": self.runtime.settings.history}
@@ -161,6 +164,9 @@ class Turn:
                 e2e_ms=result.e2e_ms,
                 endpoint=self.spec.endpoint,
                 model=self.spec.model,
+                started_at=result.started_at,
+                persona_id=self.spec.persona_id,
+                brief_enabled=self.spec.brief_enabled,
             )
         )
 

@@ -31,6 +31,7 @@ from aeries.demo_chat import build_chat, build_observer
 from aeries.demo_signals import build_signals
 from aeries.demo_world import World, make_world
 from aeries.store.db import Database
+from aeries.store.facts import rebuild_facts
 from aeries.store.migrations import migrate
 from aeries.store.profile import rebuild_profile
 
@@ -210,6 +211,7 @@ def write_demo(db: Database, cfg: DemoConfig, *, replace: bool = False) -> DemoR
             con.execute("ROLLBACK")
             raise
     rebuild_profile(db)  # so the brief (and "What Aeries knows") works on demo users
+    rebuild_facts(db)  # the tables the analytics feedback section reads
     with db.cursor() as con:
         con.execute("CHECKPOINT")
     report.seconds = time.perf_counter() - started

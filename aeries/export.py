@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aeries.store.conversations import Conversation
+from aeries.store.conversations import METRIC_KEYS, Conversation
 from aeries.tree import Message, MessageTree
 
 
@@ -38,7 +38,7 @@ def _message_json(message: Message) -> dict[str, Any]:
         "exchange_id": message.exchange_id,
         "created_at": message.created_at.isoformat(),
         "edited_at": message.edited_at.isoformat() if message.edited_at else None,
-        "metrics": {k: v for k, v in message.meta.items() if k != "error"},
+        "metrics": {k: v for k, v in message.meta.items() if k in METRIC_KEYS and k != "error"},
         "error": message.meta.get("error"),
     }
 

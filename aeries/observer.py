@@ -12,6 +12,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aeries.endpoints import ModelInfo
@@ -27,6 +28,7 @@ from aeries.observation import (
     parse_observation,
 )
 from aeries.store.exchanges import exchange_row, log_exchange
+from aeries.store.facts import AnswerContext, fact_ops
 from aeries.store.profile import profile_ops
 from aeries.store.signals import HEURISTICS, Provenance, signal_row
 from aeries.store.writer import Insert, Writer
@@ -52,6 +54,22 @@ class FinishedTurn:
     e2e_ms: float | None
     endpoint: str
     model: str
+    started_at: datetime
+    persona_id: str | None = None
+    brief_enabled: bool | None = None
+
+    @property
+    def context(self) -> AnswerContext:
+        """The answer as analytics files the observer's signals under."""
+        return AnswerContext(
+            exchange_id=self.exchange_id,
+            user_id=self.user_id,
+            started_at=self.started_at,
+            model=self.model,
+            source="chat",
+            persona_id=self.persona_id,
+            brief_enabled=self.brief_enabled,
+        )
 
 
 class Observer:
@@ -216,7 +234,7 @@ class Observer:
             message_id=turn.answer_message_id,
             **values,
         )
-        self.writer.submit(Insert("signals", row), *profile_ops(row))
+        self.writer.submit(Insert("signals", row), *profile_ops(row), *fact_ops(row, turn.context))
 
     def _error(self, turn: FinishedTurn, reason: str, detail: str) -> None:
         self._signal(

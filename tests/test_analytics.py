@@ -19,6 +19,7 @@ from aeries import analytics_prefs as P
 from aeries import analytics_signals as S
 from aeries import ratings
 from aeries.store.db import Database
+from aeries.store.facts import rebuild_facts
 from aeries.store.migrations import migrate
 
 D1 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)  # a Monday
@@ -121,6 +122,7 @@ def build_db(path: Path, *, votes: bool = True, observer: bool = True) -> Databa
                    weight, created_at) VALUES (?, ?, ?, ?, 'A', 'B', ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [xid(2000 + i), kind, source, user, ma, mb, *sides, pa_, pb, winner, w, at],
         )
+    rebuild_facts(db)
     return db
 
 
@@ -248,6 +250,12 @@ def test_thumbs_use_latest_per_exchange_and_split_by_model_persona_brief(db):
     lo, hi = P.wilson(np.array([1]), np.array([3]))
     assert (day1_a.up_lower, day1_a.up_upper) == pytest.approx((lo[0], hi[0]))
     assert day1_a.satisfaction == pytest.approx(np.mean([0.8, 0.6, 0.2]))
+    sd = np.std([0.8, 0.6, 0.2], ddof=1)
+    assert day1_a.sat_sd == pytest.approx(sd)
+    half = 1.96 * sd / np.sqrt(3)
+    assert (day1_a.satisfaction_lower, day1_a.satisfaction_upper) == pytest.approx(
+        (np.mean([0.8, 0.6, 0.2]) - half, np.mean([0.8, 0.6, 0.2]) + half)
+    )
     persona = s["persona"].set_index(["bucket", "persona"])
     assert persona.loc[(pd.Timestamp(START), "Tutor"), "up_rate"] == pytest.approx(1 / 2)
     assert persona.loc[(pd.Timestamp(START), P.NO_PERSONA_LABEL), "up_rate"] == pytest.approx(2 / 3)
@@ -259,6 +267,7 @@ def test_thumbs_use_latest_per_exchange_and_split_by_model_persona_brief(db):
     overall = s["overall"].set_index("bucket")
     assert overall.loc[pd.Timestamp(START), "sentiment"] == pytest.approx(0.0)
     assert overall.loc[pd.Timestamp(START), "sent_n"] == 2
+    assert overall.loc[pd.Timestamp(START), "sent_sd"] == pytest.approx(np.std([0.5, -0.5], ddof=1))
 
 
 def test_signal_summary_follows_exchange_filters(db):

@@ -86,12 +86,13 @@ def test_vote_joins_to_latency_and_length(runtime, sim):
     joined = rows(
         runtime,
         """SELECT ea.ttft_ms > 0, eb.ttft_ms > 0, ea.completion_tokens,
-                                     length(eb.response_text) > 0
+                                     length(eb.response_text) > 0,
+                                     p.ttft_a_ms = ea.ttft_ms AND p.ttft_b_ms = eb.ttft_ms
                               FROM votes v JOIN preferences p ON p.vote_id = v.id
                               JOIN exchanges ea ON ea.id = p.exchange_a
                               JOIN exchanges eb ON eb.id = p.exchange_b""",
     )
-    assert joined == [(True, True, 30, True)]
+    assert joined == [(True, True, 30, True, True)]
 
 
 def test_stop_on_one_side_aborts_only_that_side(runtime, sim):

@@ -90,6 +90,10 @@ def test_carrying_on_from_a_regenerated_answer_is_an_implicit_preference(app, en
     prefs = db_rows(env, "SELECT kind, source, winner, exchange_a, exchange_b FROM preferences")
     ex = dict(db_rows(env, "SELECT id, exchange_id FROM messages WHERE role='assistant'"))
     assert prefs == [("implicit", "chat", "a", ex[first], ex[second])]
+    same_ttft = """SELECT p.ttft_a_ms = ea.ttft_ms AND p.ttft_b_ms = eb.ttft_ms
+                   FROM preferences p JOIN exchanges ea ON ea.id = p.exchange_a
+                   JOIN exchanges eb ON eb.id = p.exchange_b"""
+    assert db_rows(env, same_ttft) == [(True,)]
     send(at, "and once more")  # carrying on again from the same answer adds nothing
     assert db_rows(env, "SELECT count(*) FROM preferences") == [(1,)]
 

@@ -228,6 +228,18 @@ def test_feedback_and_comment_land_in_signals(app, env):
         ("feedback", "thumbs", 1.0, None, answer, True),
         ("feedback", "comment", None, "Clear & <b>short</b>", answer, True),
     ]
+    # Analytics files the thumb under its answer's exchange, from the page (just answered) ...
+    filed = """SELECT a.thumb, a.model = e.model, a.started_at = e.started_at, a.source,
+                      a.persona_id IS NOT DISTINCT FROM e.persona_id,
+                      a.brief_enabled IS NOT DISTINCT FROM e.brief_enabled
+               FROM answer_scores a JOIN exchanges e ON e.id = a.exchange_id"""
+    assert db_rows(env, filed) == [(1.0, True, True, "chat", True, True)]
+    # ... and from the conversation loaded back from the database.
+    conv = db_rows(env, "SELECT conversation_id FROM messages WHERE id = ?", [answer])[0][0]
+    again = app({"c": conv}).run()
+    again.feedback(key=f"thumbs-{answer}").set_value(0).run()
+    assert not again.exception
+    assert db_rows(env, filed) == [(0.0, True, True, "chat", True, True)]
 
 
 def test_rename_archive_delete_search_and_export(app, env):

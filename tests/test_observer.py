@@ -7,7 +7,7 @@ import json
 import pytest
 
 from aeries.endpoints import ModelInfo
-from aeries.ids import new_id
+from aeries.ids import new_id, utcnow
 from aeries.llm import ClientPool
 from aeries.observation import PROMPT_HASH, SCHEMA, ObservationError, parse_observation
 from aeries.observer import FinishedTurn, Observer
@@ -41,6 +41,7 @@ def turn(sim_url: str, **overrides) -> FinishedTurn:
         e2e_ms=120.0,
         endpoint=sim_url,
         model="sim-llama-3.1-8b",
+        started_at=utcnow(),
     )
     values.update(overrides)
     return FinishedTurn(**values)
@@ -120,6 +121,15 @@ def test_observer_writes_heuristic_and_model_signals_with_provenance(store, sim)
         "SELECT source, status, json_extract_string(params, '$.prompt_hash') FROM exchanges"
     )
     assert exchange == [("observer", "ok", PROMPT_HASH)]
+    # Analytics files the scores and notes under the observed answer.
+    observed = turn("x")
+    scores = db.rows("SELECT model, satisfaction_n, sentiment_n, thumb FROM answer_scores")
+    assert scores == [(observed.model, 1, 1, None)]
+    noted = db.rows(
+        """SELECT count(*) FROM signals
+           WHERE kind = 'observer' AND name IN ('topic', 'preference')"""
+    )
+    assert db.one("SELECT count(*) FROM learned_notes") == noted[0] and noted[0][0] > 0
     observer.close()
 
 

@@ -110,13 +110,19 @@ def get_conversation(db: Database, user_id: str, conversation_id: str) -> Conver
     return Conversation(*row) if row else None
 
 
+# An answer's ``meta``: its exchange's figures, and the context analytics files feedback under.
+METRIC_KEYS = ("model", "ttft_ms", "e2e_ms", "completion_tokens", "error", "prompt_tokens")
+CONTEXT_KEYS = ("started_at", "persona_id", "brief_enabled")
+
+
 def load_messages(db: Database, user_id: str, conversation_id: str) -> list[Message]:
-    """All messages of a user's conversation, with their exchange's timings in ``meta``."""
+    """All messages of a user's conversation, with their exchange's figures and context in
+    ``meta``."""
     rows = db.records(
         """SELECT m.id, m.conversation_id, m.parent_id, m.role, m.content, m.created_at,
                   m.reasoning, m.status, m.exchange_id, m.origin, m.origin_message_id,
                   m.edited_at, e.model, e.ttft_ms, e.e2e_ms, e.completion_tokens, e.error,
-                  e.prompt_tokens
+                  e.prompt_tokens, e.started_at, e.persona_id, e.brief_enabled
            FROM messages m
            JOIN conversations c ON c.id = m.conversation_id
            LEFT JOIN exchanges e ON e.id = m.exchange_id
@@ -124,10 +130,9 @@ def load_messages(db: Database, user_id: str, conversation_id: str) -> list[Mess
            ORDER BY m.created_at, m.id""",
         [conversation_id, user_id],
     )
-    meta_keys = ("model", "ttft_ms", "e2e_ms", "completion_tokens", "error", "prompt_tokens")
     messages = []
     for row in rows:
-        meta = {k: row.pop(k) for k in meta_keys}
+        meta = {k: row.pop(k) for k in (*METRIC_KEYS, *CONTEXT_KEYS)}
         messages.append(Message(**row, meta={k: v for k, v in meta.items() if v is not None}))
     return messages
 

@@ -39,6 +39,8 @@ def implicit_preference_ops(
                     "model_b": other_model,
                     "exchange_a": chosen.exchange_id,
                     "exchange_b": other.exchange_id,
+                    "ttft_a_ms": chosen.meta.get("ttft_ms"),
+                    "ttft_b_ms": other.meta.get("ttft_ms"),
                     "position_a": None,
                     "position_b": None,
                     "winner": "a",

@@ -7,6 +7,7 @@ from typing import Any
 
 from aeries.ids import new_id, utcnow
 from aeries.store.db import Database
+from aeries.store.facts import AnswerContext, fact_ops
 from aeries.store.writer import Insert, Writer
 
 
@@ -63,8 +64,10 @@ def record_feedback(
     exchange_id: str | None,
     thumbs_up: bool | None,
     comment: str | None = None,
+    about: AnswerContext | None = None,
 ) -> None:
-    """Thumbs (1 up, 0 down) and an optional comment, as ``feedback`` signals."""
+    """Thumbs (1 up, 0 down) and an optional comment, as ``feedback`` signals; ``about`` (the
+    answer's exchange) also files the thumb for analytics."""
     common = {
         "kind": "feedback",
         "user_id": user_id,
@@ -74,9 +77,8 @@ def record_feedback(
         "message_id": message_id,
     }
     if thumbs_up is not None:
-        writer.submit(
-            Insert("signals", signal_row(name="thumbs", value_num=float(thumbs_up), **common))
-        )
+        row = signal_row(name="thumbs", value_num=float(thumbs_up), **common)
+        writer.submit(Insert("signals", row), *fact_ops(row, about))
     if comment and comment.strip():
         writer.submit(
             Insert("signals", signal_row(name="comment", value_text=comment.strip(), **common))

@@ -7,6 +7,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from aeries.runtime import Runtime
 from aeries.store.conversations import set_current_leaf
+from aeries.store.facts import message_context
 from aeries.store.signals import latest_feedback, record_feedback
 from aeries.text import check_message
 from aeries.tree import Message
@@ -186,4 +187,5 @@ def _feedback(
         exchange_id=message.exchange_id,
         thumbs_up=up,
         comment=comment,
+        about=message_context(view.user_id, message),
     )
