@@ -35,6 +35,7 @@ GAP_BUCKETS: tuple[tuple[float, float, str], ...] = (
     (2000, float("inf"), "≥ 2 s"),
 )
 MAX_RATING_PERIODS = 24
+TREND_COLUMNS = ["bucket", "model", "rating", "lower", "upper", "votes"]
 
 
 def wilson(successes: pd.Series | np.ndarray, n: pd.Series | np.ndarray, z: float = 1.96):
@@ -69,16 +70,21 @@ def preference_where(f: Filters, alias: str = "p") -> tuple[str, list]:
     return " AND ".join(clauses), params
 
 
-def preference_rows(db: Database, f: Filters, bucket: str | None = None) -> pd.DataFrame:
-    """One row per preference: bucket, model_a, model_b, winner, kind, weight."""
+def preference_counts(db: Database, f: Filters, bucket: str | None = None) -> pd.DataFrame:
+    """Preferences counted by bucket, model_a, model_b, winner, kind and weight: those
+    columns and n (how many preferences the row stands for), in that sort order."""
     where, params = preference_where(f)
     bucket = bucket or f.bucket
     sql = f"""
-        SELECT {bucket_time(bucket_key("p.created_at", bucket), bucket)} AS bucket,
-               p.model_a, p.model_b, p.winner, p.kind, p.weight
-        FROM preferences p
-        WHERE {where}
-        ORDER BY p.created_at"""
+        SELECT {bucket_time("b", bucket)} AS bucket, model_a, model_b, winner, kind, weight, n
+        FROM (
+            SELECT {bucket_key("p.created_at", bucket)} AS b, p.model_a, p.model_b, p.winner,
+                   p.kind, p.weight, count(*) AS n
+            FROM preferences p
+            WHERE {where}
+            GROUP BY ALL
+        )
+        ORDER BY b, model_a, model_b, winner, kind, weight"""
     return frame(db, sql, params)
 
 
@@ -104,21 +110,20 @@ def rating_period(f: Filters) -> str:
 
 
 def rating_trend(prefs: pd.DataFrame, *, rounds: int = 50, seed: int = 0) -> pd.DataFrame:
-    """Bradley–Terry refitted on each period's preferences: bucket, model, rating, lower,
-    upper, votes. A model with no votes in a period has no point there."""
-    frames = []
-    for bucket, rows in prefs.groupby("bucket", sort=True):
-        fit = ratings.bootstrap_ratings(rows.drop(columns=["bucket"]), rounds=rounds, seed=seed)
-        if fit.empty:
-            continue
-        votes = pd.concat([rows["model_a"], rows["model_b"]]).value_counts()
-        fit = fit.reset_index()
-        fit["votes"] = fit["model"].map(votes).fillna(0).astype(int)
-        fit.insert(0, "bucket", bucket)
-        frames.append(fit[["bucket", "model", "rating", "lower", "upper", "votes"]])
-    if not frames:
-        return pd.DataFrame(columns=["bucket", "model", "rating", "lower", "upper", "votes"])
-    return pd.concat(frames, ignore_index=True)
+    """Bradley–Terry refitted on each period's preferences (rows of ``preference_counts``),
+    all periods in one batch: bucket, model, rating, lower, upper, votes. A model with no
+    votes in a period has no point there; each period resamples with ``seed``."""
+    fit = ratings.bootstrap_ratings_by(prefs, "bucket", rounds=rounds, seed=seed)
+    if fit.empty:
+        return pd.DataFrame(columns=TREND_COLUMNS)
+    return fit.join(_votes(prefs), on=["bucket", "model"])[TREND_COLUMNS]
+
+
+def _votes(prefs: pd.DataFrame) -> pd.Series:
+    """Votes by bucket and model: the preferences naming the model on either side."""
+    model = pd.concat([prefs["model_a"], prefs["model_b"]], ignore_index=True)
+    bucket, n = (pd.concat([prefs[c]] * 2, ignore_index=True) for c in ("bucket", "n"))
+    return n.groupby([bucket, model]).sum().rename("votes")
 
 
 def win_matrix(db: Database, f: Filters, implicit: bool = False) -> pd.DataFrame:

@@ -1,9 +1,10 @@
 """Arena ratings: Bradley–Terry with bootstrap intervals, online Elo and battle summaries.
 
 Battles are a DataFrame with ``model_a``, ``model_b``, ``winner`` (``"a"``, ``"b"``, ``"tie"``
-or ``"both_bad"``), an optional ``weight`` (default 1.0, also where missing) and an optional
-``ts``. ``"both_bad"`` is a tie, and a tie counts as half a win each way. Self-battles
-(``model_a == model_b``) and rows of weight 0 are dropped.
+or ``"both_bad"``), an optional ``weight`` (default 1.0, also where missing), an optional ``n``
+(a row stands for ``n`` identical battles; default 1) and an optional ``ts``. ``"both_bad"`` is
+a tie, and a tie counts as half a win each way. Self-battles (``model_a == model_b``) and rows
+of weight or ``n`` 0 are dropped.
 
 Ratings use the Chatbot Arena logistic scale, P(i beats j) = 1 / (1 + base^((R_j − R_i)/scale)),
 and are centred so the mean rating is ``init_rating`` (or so that ``anchor`` is).
@@ -20,7 +21,7 @@ mark them.
 from __future__ import annotations
 
 import math
-import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -30,10 +31,12 @@ from aeries.ratings_data import (
     B_WINS,
     TIE,
     Battles,
+    Keys,
     in_ts_order,
     outcome_counts,
     prepare,
     select_kind,
+    split_groups,
     unique_battles,
     win_matrices,
     win_matrix,
@@ -158,6 +161,7 @@ def bradley_terry(
     base: float = 10.0,
     init_rating: float = 1000.0,
     weight_col: str | None = "weight",
+    count_col: str | None = "n",
     anchor: str | None = None,
     reg: float = DEFAULT_REG,
 ) -> pd.Series:
@@ -166,7 +170,7 @@ def bradley_terry(
     ``reg`` is the L2 penalty on log-strengths (see module docstring); ``reg=0`` gives the
     plain MLE, which only exists when every model is bounded.
     """
-    data = prepare(battles, weight_col)
+    data = prepare(battles, weight_col, count_col)
     if data.n == 0:
         return _rating_series(data.models, np.zeros(0))
     theta = _fit_theta(win_matrix(data)[None], reg)[0]
@@ -176,18 +180,113 @@ def bradley_terry(
     return _rating_series(data.models, ratings)
 
 
-def _fit_resamples(
-    keys: pd.DataFrame, draws: np.ndarray, n: int, reg: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fit each resample (row of ``draws``); also which models appear in each round."""
-    # Chunk rounds so the (rounds, n, n) working arrays stay around 16 MB each.
+def _resample(counts: np.ndarray, rounds: int, seed: int | None) -> np.ndarray:
+    """The counts, then ``rounds`` multinomial resamples of them from a generator of ``seed``."""
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(counts.sum(), counts / counts.sum(), size=rounds)
+    return np.vstack([counts[None], draws]).astype(float)
+
+
+def _win_batches(keys: list[Keys], blocks: list[np.ndarray], n: int) -> Iterator[np.ndarray]:
+    """Win matrices of every row of every block (block b counts the battles in keys[b]),
+    packed across blocks into batches of about ``_CHUNK_CELLS`` cells (~16 MB)."""
     chunk = max(1, _CHUNK_CELLS // (n * n))
+    pending: list[np.ndarray] = []
+    for k, block in zip(keys, blocks, strict=True):
+        for start in range(0, len(block), chunk):
+            pending.append(win_matrices(k, block[start : start + chunk], n))
+            if sum(map(len, pending)) >= chunk:
+                yield np.concatenate(pending)
+                pending = []
+    if pending:
+        yield np.concatenate(pending)
+
+
+def _fit_blocks(
+    keys: list[Keys], blocks: list[np.ndarray], n: int, reg: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit every row of every block in batches; also which models appear in each row."""
     thetas, presents = [], []
-    for start in range(0, len(draws), chunk):
-        samples = win_matrices(keys, draws[start : start + chunk], n)
-        thetas.append(_fit_theta(samples, reg))
-        presents.append((samples.sum(axis=2) + samples.sum(axis=1)) > 0)
+    for w in _win_batches(keys, blocks, n):
+        thetas.append(_fit_theta(w, reg))
+        presents.append((w.sum(axis=2) + w.sum(axis=1)) > 0)
     return np.concatenate(thetas), np.concatenate(presents)
+
+
+def _nan_quantiles(x: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """``np.nanquantile(x, qs, axis=1)`` (linear) of a 3-D array, bit for bit, without its
+    loop over columns; NaN where a column is all NaN."""
+    ordered = np.sort(x, axis=1)  # NaN sorts last
+    last = (~np.isnan(x)).sum(axis=1, keepdims=True) - 1
+    pos = last * np.asarray(qs, dtype=float)[None, :, None]
+    below = np.floor(pos)
+    gamma = pos - below
+    a = np.take_along_axis(ordered, np.clip(below, 0, None).astype(np.intp), axis=1)
+    upper = np.clip(np.minimum(below + 1, last), 0, None).astype(np.intp)
+    b = np.take_along_axis(ordered, upper, axis=1)
+    diff = b - a
+    lerp = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)  # as numpy's
+    return np.moveaxis(np.where(last >= 0, lerp, np.nan), 1, 0)
+
+
+def _empty_bootstrap() -> pd.DataFrame:
+    dtypes = {"group": int, "model": "str", "rating": float, "lower": float, "upper": float}
+    columns = {c: pd.Series(dtype=t) for c, t in dtypes.items()}
+    return pd.DataFrame({**columns, "rounds": pd.Series(dtype=int)})
+
+
+def _bootstrap(
+    data: Battles,
+    *,
+    rounds: int,
+    seed: int | None,
+    ci: float,
+    scale: float = 400.0,
+    base: float = 10.0,
+    init_rating: float = 1000.0,
+    anchor: str | None = None,
+    reg: float = DEFAULT_REG,
+) -> pd.DataFrame:
+    """Point fit and bootstrap of every group of ``data`` in one batch: group (index into
+    ``data.groups``), model, rating, lower, upper, rounds; by group, then best first.
+
+    A model without battles in a group has zero rows and columns in that group's matrices:
+    the penalty is separable, so it stays at 0, does not move the others, and is masked out
+    before centring. Each group resamples with its own generator seeded with ``seed``.
+    """
+    if rounds < 1 or not 0 < ci < 1:
+        raise ValueError("need rounds >= 1 and 0 < ci < 1")
+    if data.n == 0:
+        return _empty_bootstrap()
+    parts = split_groups(*unique_battles(data), len(data.groups))
+    blocks = [_resample(counts, rounds, seed) for _, counts in parts]
+    theta, present = _fit_blocks([keys for keys, _ in parts], blocks, data.n, reg)
+    shape = (len(parts), rounds + 1, data.n)
+    theta, present = theta.reshape(shape), present.reshape(shape)
+    ratings = _to_ratings(
+        np.where(present, theta, np.nan),
+        data.models,
+        scale=scale,
+        base=base,
+        init_rating=init_rating,
+        anchor=anchor,
+    )
+    group, model = np.nonzero(present[:, 0])
+    if np.isnan(ratings[group, 0, model]).any():
+        raise KeyError(f"anchor model {anchor!r} has no battles in some group")
+    # A model drawn in no round has an all-NaN column: its bounds are NaN.
+    lower, upper = _nan_quantiles(ratings[:, 1:], ((1 - ci) / 2, (1 + ci) / 2))
+    out = pd.DataFrame(
+        {
+            "group": group,
+            "model": pd.array(data.models[model], dtype="str"),
+            "rating": ratings[group, 0, model],
+            "lower": lower[group, model],
+            "upper": upper[group, model],
+            "rounds": present[:, 1:].sum(axis=1)[group, model],
+        }
+    )
+    return out.sort_values(["group", "rating"], ascending=[True, False], kind="stable")
 
 
 def bootstrap_ratings(
@@ -200,6 +299,7 @@ def bootstrap_ratings(
     base: float = 10.0,
     init_rating: float = 1000.0,
     weight_col: str | None = "weight",
+    count_col: str | None = "n",
     anchor: str | None = None,
     reg: float = DEFAULT_REG,
 ) -> pd.DataFrame:
@@ -207,33 +307,60 @@ def bootstrap_ratings(
 
     Index: model (best first). Columns: rating (full-data fit), lower, upper, rounds (how
     many rounds the model appeared in; a round without the model does not count for its
-    interval).
+    interval). Each round draws as many battles as there are (the sum of ``n``).
     """
-    if rounds < 1 or not 0 < ci < 1:
-        raise ValueError("need rounds >= 1 and 0 < ci < 1")
-    data = prepare(battles, weight_col)
-    if data.n == 0:
-        return pd.DataFrame(
-            {c: pd.Series(dtype=int if c == "rounds" else float) for c in BOOTSTRAP_COLUMNS},
-            index=pd.Index([], name="model", dtype="str"),
-        )
-    convert = {"scale": scale, "base": base, "init_rating": init_rating, "anchor": anchor}
-    keys, counts = unique_battles(data)
-    full = win_matrices(keys, counts, data.n)
-    point = _to_ratings(_fit_theta(full, reg)[0], data.models, **convert)
-
-    rng = np.random.default_rng(seed)
-    draws = rng.multinomial(len(data.w), counts / counts.sum(), size=rounds)
-    theta, present = _fit_resamples(keys, draws.astype(float), data.n, reg)
-    sampled = _to_ratings(np.where(present, theta, np.nan), data.models, **convert)
-    with warnings.catch_warnings(action="ignore", category=RuntimeWarning):
-        # A model drawn in no round has an all-NaN column: its bounds are NaN.
-        lower, upper = np.nanquantile(sampled, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
-    out = pd.DataFrame(
-        {"rating": point, "lower": lower, "upper": upper, "rounds": present.sum(axis=0)},
-        index=pd.Index(data.models, name="model", dtype="str"),
+    data = prepare(battles, weight_col, count_col)
+    fit = _bootstrap(
+        data,
+        rounds=rounds,
+        seed=seed,
+        ci=ci,
+        scale=scale,
+        base=base,
+        init_rating=init_rating,
+        anchor=anchor,
+        reg=reg,
     )
-    return out.sort_values("rating", ascending=False, kind="stable")
+    return fit.set_index("model")[BOOTSTRAP_COLUMNS]
+
+
+def bootstrap_ratings_by(
+    battles: pd.DataFrame,
+    by: str,
+    *,
+    rounds: int = 100,
+    seed: int | None = None,
+    ci: float = 0.95,
+    scale: float = 400.0,
+    base: float = 10.0,
+    init_rating: float = 1000.0,
+    weight_col: str | None = "weight",
+    count_col: str | None = "n",
+    anchor: str | None = None,
+    reg: float = DEFAULT_REG,
+) -> pd.DataFrame:
+    """``bootstrap_ratings`` of each group of battles (same value of ``by``), fitted together.
+
+    A long frame: ``by``, model, rating, lower, upper, rounds; groups in sorted order, best
+    first within each. A model without battles in a group has no row there, and rows whose
+    ``by`` is missing are left out. Each group resamples with its own generator seeded with
+    ``seed``, so its rows are those of ``bootstrap_ratings`` on that group alone, same seed.
+    """
+    data = prepare(battles, weight_col, count_col, by)
+    fit = _bootstrap(
+        data,
+        rounds=rounds,
+        seed=seed,
+        ci=ci,
+        scale=scale,
+        base=base,
+        init_rating=init_rating,
+        anchor=anchor,
+        reg=reg,
+    )
+    labels = data.groups.take(fit.pop("group").to_numpy())
+    fit.insert(0, by, labels.array)
+    return fit.reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------
@@ -274,23 +401,28 @@ def _unbounded_reasons(data: Battles) -> np.ndarray:
     return reasons
 
 
-def unbounded_reasons(battles: pd.DataFrame, *, weight_col: str | None = "weight") -> pd.Series:
+def unbounded_reasons(
+    battles: pd.DataFrame, *, weight_col: str | None = "weight", count_col: str | None = "n"
+) -> pd.Series:
     """Why each model's BT rating is unbounded ("" when it is well defined).
 
     The unpenalised MLE is finite only inside a strongly connected "beats" graph (a tie is
     an edge both ways). Models outside the largest such component — all wins, all losses,
     or disconnected — are unbounded.
     """
-    data = prepare(battles, weight_col)
+    data = prepare(battles, weight_col, count_col)
     index = pd.Index(data.models, name="model", dtype="str")
     if data.n == 0:
         return pd.Series([], index=index, name="reason", dtype="str")
     return pd.Series(_unbounded_reasons(data), index=index, name="reason", dtype="str")
 
 
-def unbounded_models(battles: pd.DataFrame, *, weight_col: str | None = "weight") -> pd.Series:
+def unbounded_models(
+    battles: pd.DataFrame, *, weight_col: str | None = "weight", count_col: str | None = "n"
+) -> pd.Series:
     """Boolean Series by model: True where the rating is not pinned down by the data."""
-    return (unbounded_reasons(battles, weight_col=weight_col) != "").rename("unbounded")
+    reasons = unbounded_reasons(battles, weight_col=weight_col, count_col=count_col)
+    return (reasons != "").rename("unbounded")
 
 
 # ---------------------------------------------------------------------------
@@ -305,14 +437,17 @@ def online_elo(
     base: float = 10.0,
     init_rating: float = 1000.0,
     weight_col: str | None = "weight",
+    count_col: str | None = "n",
 ) -> pd.Series:
-    """Sequential Elo in ``ts`` order (else row order); a battle's K is scaled by its weight."""
-    data = prepare(in_ts_order(battles), weight_col)
+    """Sequential Elo in ``ts`` order (else row order); a battle's K is scaled by its weight.
+
+    A row standing for ``n`` battles is played as ``n`` consecutive identical battles.
+    """
+    data = prepare(in_ts_order(battles), weight_col, count_col)
     ratings = [init_rating] * data.n
     score = {A_WINS: 1.0, B_WINS: 0.0, TIE: 0.5}
-    for i, j, res, w in zip(
-        data.i.tolist(), data.j.tolist(), data.res.tolist(), data.w.tolist(), strict=True
-    ):
+    sequence = (np.repeat(x, data.count).tolist() for x in (data.i, data.j, data.res, data.w))
+    for i, j, res, w in zip(*sequence, strict=True):
         expected = 1.0 / (1.0 + base ** ((ratings[j] - ratings[i]) / scale))
         delta = k * w * (score[res] - expected)
         ratings[i] += delta
@@ -330,9 +465,11 @@ def _model_frame(models: np.ndarray, values: np.ndarray, dtype: type) -> pd.Data
     return pd.DataFrame(values, index=index, columns=columns, dtype=dtype)
 
 
-def win_rate_matrix(battles: pd.DataFrame, *, weight_col: str | None = "weight") -> pd.DataFrame:
+def win_rate_matrix(
+    battles: pd.DataFrame, *, weight_col: str | None = "weight", count_col: str | None = "n"
+) -> pd.DataFrame:
     """Row model's (weighted) win rate against the column model, ties half; NaN if unplayed."""
-    data = prepare(battles, weight_col)
+    data = prepare(battles, weight_col, count_col)
     if data.n == 0:
         return _model_frame(data.models, np.zeros((0, 0)), float)
     w = win_matrix(data)
@@ -342,11 +479,12 @@ def win_rate_matrix(battles: pd.DataFrame, *, weight_col: str | None = "weight")
     return _model_frame(data.models, rate, float)
 
 
-def battle_count_matrix(battles: pd.DataFrame) -> pd.DataFrame:
+def battle_count_matrix(battles: pd.DataFrame, *, count_col: str | None = "n") -> pd.DataFrame:
     """Symmetric count of battles between each pair of models (unweighted)."""
-    data = prepare(battles, weight_col=None)
+    data = prepare(battles, weight_col=None, count_col=count_col)
     n = data.n
-    counts = np.bincount(data.i * n + data.j, minlength=n * n).reshape(n, n)
+    cells = np.bincount(data.i * n + data.j, weights=data.count, minlength=n * n)
+    counts = cells.reshape(n, n).astype(np.int64)
     return _model_frame(data.models, counts + counts.T, int)
 
 
@@ -375,20 +513,21 @@ def leaderboard(
     implicit_weight: float | None = None,
     kind_col: str = "kind",
     weight_col: str = "weight",
+    count_col: str | None = "n",
     ci: float = 0.95,
 ) -> pd.DataFrame:
     """Ratings with bootstrap intervals and vote counts, best first.
 
     If ``kind_col`` exists, rows with kind "implicit" are dropped when ``implicit_weight`` is
     None, else kept with that weight (replacing any weight they had). ``votes``, ``wins``,
-    ``losses`` and ``ties`` are unweighted counts; ``win_rate`` = (wins + ties/2) / votes.
-    ``rank`` is 1 + the number of models rated strictly higher.
+    ``losses`` and ``ties`` are unweighted counts (a row counts ``n`` times); ``win_rate`` =
+    (wins + ties/2) / votes. ``rank`` is 1 + the number of models rated strictly higher.
     """
     selected = select_kind(battles, implicit_weight, kind_col, weight_col)
-    data = prepare(selected, weight_col)
+    data = prepare(selected, weight_col, count_col)
     if data.n == 0:
         return _empty_leaderboard()
-    boot = bootstrap_ratings(selected, rounds=rounds, seed=seed, ci=ci, weight_col=weight_col)
+    boot = _bootstrap(data, rounds=rounds, seed=seed, ci=ci)
     wins, losses, ties = outcome_counts(data)
     votes = wins + losses + ties
     table = pd.DataFrame(
@@ -402,7 +541,7 @@ def leaderboard(
             "unbounded": _unbounded_reasons(data) != "",
         }
     )
-    table = boot[["rating", "lower", "upper"]].reset_index().merge(table, on="model")
+    table = boot[["model", "rating", "lower", "upper"]].merge(table, on="model")
     table["rank"] = table["rating"].rank(ascending=False, method="min").astype(int)
     table = table.sort_values(["rating", "model"], ascending=[False, True], kind="stable")
     return table[LEADERBOARD_COLUMNS].reset_index(drop=True)

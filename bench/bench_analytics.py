@@ -72,7 +72,7 @@ def queries(db: Database, d: dict, f: A.Filters) -> dict[str, tuple[Callable, Ca
     out["top_learned"] = (lambda: S.top_learned(db, f), lambda: PD.top_learned(d, f), "Feedback")
 
     def duck_ratings():
-        prefs = P.select_kinds(P.preference_rows(db, f, period), implicit=False)
+        prefs = P.select_kinds(P.preference_counts(db, f, period), implicit=False)
         return P.leaderboard(prefs.drop(columns=["bucket"])), P.rating_trend(prefs)
 
     out["preferences + ratings"] = (
@@ -111,6 +111,11 @@ def check(db: Database, d: dict, f: A.Filters) -> None:
     assert sa["thumbs"].sum() == sb["thumbs"].sum() and sa["sat_n"].sum() == sb["sat_n"].sum()
     ta, tb = S.top_learned(db, f), PD.top_learned(d, f)
     assert list(ta["mentions"]) == list(tb["mentions"])
+    period = P.rating_period(f)
+    prefs = P.select_kinds(P.preference_counts(db, f, period), implicit=False)
+    ra, rb = P.leaderboard(prefs.drop(columns=["bucket"])), PD.ratings_figures(d, f, period)[0]
+    bounds = ["rating", "lower", "upper"]
+    assert np.allclose(ra[bounds], rb[bounds]) and list(ra["votes"]) == list(rb["votes"])
     wa = P.win_matrix(db, f).set_index(["model", "opponent"])["win_rate"]
     assert np.allclose(wa.sort_index(), PD.win_matrix(d, f).set_index(["model", "opponent"])
                        ["win_rate"].sort_index())  # fmt: skip

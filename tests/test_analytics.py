@@ -321,7 +321,7 @@ def test_win_matrix_matches_ratings_module_and_hand_count(db):
 
 
 def test_leaderboard_and_rating_trend_refit_per_period(db):
-    prefs = P.preference_rows(db, F(), "day")
+    prefs = P.preference_counts(db, F(), "day")
     explicit = P.select_kinds(prefs, implicit=False)
     board = P.leaderboard(explicit.drop(columns=["bucket"]))
     expected = ratings.leaderboard(battles_by_hand(), rounds=100, seed=0)
@@ -333,7 +333,25 @@ def test_leaderboard_and_rating_trend_refit_per_period(db):
         fit.loc["m-a", "rating"]
     )
     assert trend.loc[(pd.Timestamp(D2.date(), tz=UTC), "m-a"), "votes"] == 3
-    assert len(P.select_kinds(prefs, implicit=True)) == 5
+    assert P.select_kinds(prefs, implicit=True)["n"].sum() == 5
+
+
+def test_preference_counts_stand_for_identical_votes(db):
+    """Each explicit vote cast twice: one row per distinct vote with n = 2, same figures as
+    the row-level battles."""
+    db.execute(
+        "INSERT INTO preferences SELECT * REPLACE (id || '-again' AS id) FROM preferences "
+        "WHERE kind = 'explicit'"
+    )
+    prefs = P.preference_counts(db, F(), "day")
+    # Sorted by bucket, model_a, model_b, winner: day 1's implicit "a" comes before its "b".
+    assert prefs["n"].tolist() == [1, 2, 2, 2, 2]
+    explicit = P.select_kinds(prefs, implicit=False)
+    twice = pd.concat([battles_by_hand()] * 2, ignore_index=True)
+    expected = ratings.leaderboard(twice, rounds=100, seed=0)
+    pd.testing.assert_frame_equal(P.leaderboard(explicit.drop(columns=["bucket"])), expected)
+    trend = P.rating_trend(explicit).set_index(["bucket", "model"])
+    assert trend.loc[(pd.Timestamp(D2.date(), tz=UTC), "m-a"), "votes"] == 6
 
 
 def test_position_bias_and_latency_preference_by_hand(db):
@@ -348,11 +366,14 @@ def test_position_bias_and_latency_preference_by_hand(db):
 
 
 def test_preference_filters(db):
-    assert len(P.preference_rows(db, F(users=(UA,)))) == 2
-    assert len(P.preference_rows(db, F(sources=("chat",)))) == 1
-    assert len(P.preference_rows(db, F(models=("m-a",)))) == 0  # both sides must be selected
-    assert len(P.preference_rows(db, F(personas=(PT,)))) == 0  # e8 has no persona
-    assert len(P.preference_rows(db, F(brief=False))) == 0
+    def votes(f: A.Filters) -> int:
+        return int(P.preference_counts(db, f)["n"].sum())
+
+    assert votes(F(users=(UA,))) == 2
+    assert votes(F(sources=("chat",))) == 1
+    assert votes(F(models=("m-a",))) == 0  # both sides must be selected
+    assert votes(F(personas=(PT,))) == 0  # e8 has no persona
+    assert votes(F(brief=False)) == 0
     assert P.rating_period(F(start=START, end=START + timedelta(days=60))) == "week"
 
 
@@ -364,7 +385,7 @@ def test_empty_database_gives_empty_frames(tmp_path):
     assert all(df.empty for df in S.signal_summary(db, f).values())
     assert P.win_matrix(db, f).empty and P.position_bias(db, f).empty
     assert P.latency_preference(db, f).empty and S.top_learned(db, f).empty
-    assert P.rating_trend(P.preference_rows(db, f)).empty
+    assert P.rating_trend(P.preference_counts(db, f)).empty
     assert A.data_range(db) is None and not A.has_rows(db, "preferences")
     db.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -343,6 +344,140 @@ def test_invalid_input_raises() -> None:
         rt.bradley_terry(battles([("A", "B", "a")], weight=[-1.0]))
     with pytest.raises(KeyError):
         rt.bradley_terry(pd.DataFrame({"model_a": ["A"], "model_b": ["B"]}))
+
+
+# ---------------------------------------------------------------------------
+# Counts: a row standing for n identical battles
+
+
+def counted(frame: pd.DataFrame) -> pd.DataFrame:
+    """Identical rows collapsed into one with their number in ``n``."""
+    grouped = frame.groupby(list(frame.columns), as_index=False, dropna=False)
+    return grouped.size().rename(columns={"size": "n"})
+
+
+@pytest.fixture(scope="module")
+def weighted_arena(arena: pd.DataFrame) -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    return arena.assign(weight=rng.choice([1.0, 0.5, 2.0], len(arena)), kind="explicit")
+
+
+def test_counted_rows_equal_the_rows_they_stand_for(weighted_arena: pd.DataFrame) -> None:
+    rows = weighted_arena.drop(columns="kind")
+    agg = counted(rows)
+    assert len(agg) < len(rows) / 40 and agg["n"].sum() == len(rows)
+    close = {"check_exact": False, "rtol": 0, "atol": 1e-9}
+    pd.testing.assert_series_equal(rt.bradley_terry(agg), rt.bradley_terry(rows), **close)
+    # Distinct battles are resampled in a canonical order, so the same seed draws the same
+    # rounds whether battles come one per row or counted.
+    pd.testing.assert_frame_equal(
+        rt.bootstrap_ratings(agg, rounds=40, seed=4),
+        rt.bootstrap_ratings(rows, rounds=40, seed=4),
+        **close,
+    )
+    pd.testing.assert_frame_equal(rt.win_rate_matrix(agg), rt.win_rate_matrix(rows), **close)
+    pd.testing.assert_frame_equal(rt.battle_count_matrix(agg), rt.battle_count_matrix(rows))
+    pd.testing.assert_series_equal(rt.unbounded_reasons(agg), rt.unbounded_reasons(rows))
+
+
+def test_counted_leaderboard_counts_votes(weighted_arena: pd.DataFrame) -> None:
+    implicit = battles([("m0", "m4", "a")] * 30, kind=["implicit"] * 30)
+    frame = pd.concat([weighted_arena, implicit], ignore_index=True)
+    agg = counted(frame)
+    for implicit_weight in (None, 0.5):
+        board = rt.leaderboard(agg, rounds=30, implicit_weight=implicit_weight)
+        expected = rt.leaderboard(frame, rounds=30, implicit_weight=implicit_weight)
+        pd.testing.assert_frame_equal(board, expected, check_exact=False, rtol=0, atol=1e-9)
+    assert board["votes"].sum() == 2 * len(frame)
+
+
+def test_bootstrap_does_not_depend_on_row_order(weighted_arena: pd.DataFrame) -> None:
+    shuffled = weighted_arena.sample(frac=1.0, random_state=2)
+    pd.testing.assert_frame_equal(
+        rt.bootstrap_ratings(shuffled, rounds=20, seed=1),
+        rt.bootstrap_ratings(weighted_arena, rounds=20, seed=1),
+        check_exact=False,
+        rtol=0,
+        atol=1e-9,
+    )
+
+
+def test_online_elo_plays_a_counted_row_as_consecutive_battles() -> None:
+    frame = battles([("A", "B", "a"), ("B", "C", "tie"), ("C", "A", "a")], n=[3, 1, 2])
+    expanded = frame.loc[frame.index.repeat(frame["n"])].drop(columns="n")
+    pd.testing.assert_series_equal(rt.online_elo(frame), rt.online_elo(expanded))
+
+
+def test_zero_counts_are_dropped_and_bad_counts_rejected() -> None:
+    frame = battles([("A", "B", "a"), ("A", "B", "b"), ("C", "A", "a")], n=[2, 1, 0])
+    assert list(rt.bradley_terry(frame).index) == ["A", "B"]
+    assert rt.leaderboard(frame, rounds=5)["votes"].tolist() == [3, 3]
+    assert rt.battle_count_matrix(frame).loc["A", "B"] == 3
+    for bad in ([1, -1, 1], [1, 1.5, 1], [1, None, 1]):
+        with pytest.raises(ValueError, match="whole numbers"):
+            rt.bradley_terry(frame.assign(n=bad))
+    with pytest.raises(ValueError, match="unknown winner"):
+        rt.leaderboard(battles([("A", "B", "a"), ("A", "B", "left")], n=[5, 1]))
+    assert "C" in rt.bradley_terry(frame, count_col=None).index  # the column ignored
+
+
+# ---------------------------------------------------------------------------
+# Grouped bootstrap
+
+
+@pytest.fixture(scope="module")
+def periods() -> pd.DataFrame:
+    """Three periods; "m4" sits out the second, whose battles are also fewer."""
+    first, second, third = (
+        synthetic(TRUE, size, seed) for size, seed in ((900, 5), (300, 6), (900, 7))
+    )
+    second = second[(second["model_a"] != "m4") & (second["model_b"] != "m4")]
+    labels = pd.to_datetime(["2026-01-05", "2026-01-12", "2026-01-19"], utc=True)
+    parts = [p.assign(bucket=b) for p, b in zip((first, second, third), labels, strict=True)]
+    return counted(pd.concat(parts, ignore_index=True))
+
+
+def test_grouped_bootstrap_equals_each_group_alone(periods: pd.DataFrame) -> None:
+    fit = rt.bootstrap_ratings_by(periods, "bucket", rounds=40, seed=9)
+    assert list(fit.columns) == ["bucket", "model", *rt.BOOTSTRAP_COLUMNS]
+    assert fit["bucket"].dtype == periods["bucket"].dtype
+    assert fit["bucket"].is_monotonic_increasing
+    for bucket, rows in periods.groupby("bucket"):
+        alone = rt.bootstrap_ratings(rows.drop(columns="bucket"), rounds=40, seed=9)
+        got = fit[fit["bucket"] == bucket].drop(columns="bucket").set_index("model")
+        pd.testing.assert_frame_equal(got, alone, check_exact=False, rtol=0, atol=1e-9)
+
+
+def test_grouped_bootstrap_leaves_absent_models_out(periods: pd.DataFrame) -> None:
+    fit = rt.bootstrap_ratings_by(periods, "bucket", rounds=20, seed=0)
+    per_bucket = fit.groupby("bucket")["model"].apply(set)
+    assert per_bucket.tolist() == [set(TRUE), set(TRUE) - {"m4"}, set(TRUE)]
+    # Centred over the models present: the absent one neither shifts nor joins the mean.
+    assert fit.groupby("bucket")["rating"].mean().to_numpy() == pytest.approx(1000.0)
+    assert fit[["rating", "lower", "upper"]].notna().all(axis=None)
+    with pytest.raises(KeyError, match="m4"):
+        rt.bootstrap_ratings_by(periods, "bucket", rounds=5, anchor="m4")
+
+
+def test_grouped_bootstrap_skips_missing_groups_and_empty_input() -> None:
+    frame = battles([("A", "B", "a"), ("A", "B", "b"), ("A", "C", "a")], g=["x", None, "y"])
+    fit = rt.bootstrap_ratings_by(frame, "g", rounds=5, seed=0)
+    assert fit[["g", "model"]].values.tolist() == [["x", "A"], ["x", "B"], ["y", "A"], ["y", "C"]]
+    empty = rt.bootstrap_ratings_by(frame.iloc[:0], "g", rounds=5)
+    assert empty.empty and list(empty.columns) == ["g", "model", *rt.BOOTSTRAP_COLUMNS]
+    with pytest.raises(KeyError, match="lack columns"):
+        rt.bootstrap_ratings_by(frame, "period")
+
+
+def test_bootstrap_bounds_are_numpys_nanquantile() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 37, 6))
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x[1, :, 2] = np.nan
+    qs = (0.025, 0.5, 0.975)
+    with warnings.catch_warnings(action="ignore", category=RuntimeWarning):
+        expected = np.nanquantile(x, qs, axis=1)
+    assert np.array_equal(rt._nan_quantiles(x, qs), expected, equal_nan=True)
 
 
 # ---------------------------------------------------------------------------

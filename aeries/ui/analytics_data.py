@@ -85,7 +85,7 @@ def _learned(_db: Database, key: str, f: A.Filters) -> pd.DataFrame:
 
 @_cache
 def _prefs(_db: Database, key: str, f: A.Filters, bucket: str) -> pd.DataFrame:
-    return P.preference_rows(_db, f, bucket)
+    return P.preference_counts(_db, f, bucket)
 
 
 @_cache
