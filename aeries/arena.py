@@ -8,6 +8,7 @@ worker threads never touch Streamlit.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import time
@@ -22,7 +23,9 @@ from aeries.ratings import expand_best_of
 from aeries.runtime import Runtime
 from aeries.store.exchanges import exchange_row, log_exchange
 from aeries.store.personas import Persona
-from aeries.store.writer import Insert
+from aeries.store.writer import Insert, WriterClosed
+
+log = logging.getLogger(__name__)
 
 OUTCOMES = ("a", "b", "tie", "both_bad")
 REASONS = (
@@ -92,6 +95,7 @@ class Round:
     started_at: float = field(default_factory=time.perf_counter)
     logged: bool = False
     vote: dict[str, Any] | None = None
+    log_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def finished(self) -> bool:
@@ -131,7 +135,9 @@ def _history(previous: Round | None, contestant: Contestant) -> list[dict[str, s
     return [*turns, {"role": "assistant", "content": side.text}]
 
 
-def _consume(side: Side) -> None:
+def _consume(rt: Runtime, battle: Round, side: Side) -> None:
+    """Read one side to its end; the side that ends last logs the round, so a round is logged
+    even if no page run ever sees it finish (the browser was closed mid-round)."""
     try:
         assert side.stream is not None
         for delta in side.stream:
@@ -142,6 +148,10 @@ def _consume(side: Side) -> None:
     finally:
         side.ended_at = time.perf_counter()
         side.done.set()
+        try:
+            log_round(rt, battle)
+        except WriterClosed:
+            log.warning("Arena round %s ended after shutdown began; not logged", battle.id)
 
 
 def start_round(
@@ -181,17 +191,22 @@ def start_round(
         side.stream = stream_chat(rt.pool, side.request)
     for side in sides:
         side.thread = threading.Thread(
-            target=_consume, args=(side,), daemon=True, name=f"aeries-arena-{side.position}"
+            target=_consume,
+            args=(rt, battle, side),
+            daemon=True,
+            name=f"aeries-arena-{side.position}",
         )
         side.thread.start()
     return battle
 
 
 def log_round(rt: Runtime, battle: Round) -> None:
-    """Store the battle, its sides and each side's exchange (once, after every side ended)."""
-    if battle.logged or not battle.finished:
-        return
-    battle.logged = True
+    """Store the battle, its sides and each side's exchange (once, after every side ended;
+    called by the side threads and the page alike)."""
+    with battle.log_lock:
+        if battle.logged or not battle.finished:
+            return
+        battle.logged = True
     ops = [
         Insert(
             "battles",

@@ -145,3 +145,25 @@ def test_multi_turn_round_continues_each_side_with_its_own_answer(runtime, sim):
 def test_wrong_number_of_contestants(runtime, sim):
     with pytest.raises(ValueError, match="2 to 4"):
         start_round(runtime, "u", contestants(sim, "sim-llama-3.1-8b"), "solo")
+
+
+def test_a_round_nobody_looks_at_again_is_logged_when_its_last_side_ends(runtime, sim):
+    # The browser closed mid-round: no page run will see the round finish, so the side
+    # threads log it themselves (once, whichever side ends last).
+    sim.config.itl_ms, sim.config.tokens = 10, 30
+    battle = start_round(runtime, "u", contestants(sim), "left alone", blind=False)
+    assert battle.wait(10)
+    assert wait_until(lambda: battle.logged, 2)
+    assert rows(runtime, "SELECT prompt FROM battles WHERE id = ?", [battle.id]) == [
+        ("left alone",)
+    ]
+    sides = rows(
+        runtime,
+        """SELECT count(*), count(e.id) FROM battle_sides s
+           LEFT JOIN exchanges e ON e.id = s.exchange_id WHERE s.battle_id = ?""",
+        [battle.id],
+    )
+    assert sides == [(2, 2)]
+    record_vote(runtime, battle, "a")  # voting later does not log the round a second time
+    assert rows(runtime, "SELECT count(*) FROM battles") == [(1,)]
+    assert rows(runtime, "SELECT count(*) FROM exchanges WHERE source = 'arena'") == [(2,)]

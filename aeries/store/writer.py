@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 _ARROW_MIN_ROWS = 8  # below this, executemany is faster than building an Arrow table
 
 
+class WriterClosed(RuntimeError):
+    """Rows submitted after the writer closed (the app is shutting down)."""
+
+
 @dataclass(frozen=True)
 class Insert:
     """Insert one row (column → value) into ``table``."""
@@ -69,7 +73,7 @@ class Writer:
     def submit(self, *ops: Op) -> None:
         """Queue ops for writing; never blocks on the database."""
         if self._closed:
-            raise RuntimeError("The writer is closed.")
+            raise WriterClosed("The writer is closed.")
         for op in ops:
             self._queue.put(op)
 
