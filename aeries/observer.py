@@ -154,8 +154,13 @@ class Observer:
         values = {"user_chars": len(turn.user_text), "answer_chars": len(turn.answer_text)}
         if turn.e2e_ms is not None and turn.status == "ok":
             values["answer_latency_ms"] = turn.e2e_ms
-        for name, value in values.items():
-            self._signal(turn, "heuristic", name, HEURISTICS, value_num=float(value))
+        self._write(
+            turn,
+            [
+                self._row(turn, "heuristic", name, HEURISTICS, value_num=float(value))
+                for name, value in values.items()
+            ],
+        )
 
     def _model_signals(self, turn: FinishedTurn) -> None:
         target = self._target(turn)
@@ -209,22 +214,27 @@ class Observer:
 
     def _write_observation(self, turn: FinishedTurn, obs: Observation) -> None:
         p = MODEL_PROVENANCE
-        self._signal(turn, "observer", "sentiment", p, value_num=obs.sentiment)
-        self._signal(turn, "observer", "satisfaction", p, value_num=obs.satisfaction)
-        self._signal(turn, "observer", "confidence", p, value_num=obs.confidence)
-        self._signal(turn, "observer", "corrected", p, value_num=float(obs.corrected))
-        self._signal(turn, "observer", "intent", p, value_text=obs.intent)
-        for topic in obs.topics:
-            self._signal(turn, "observer", "topic", p, value_text=topic)
-        for aspect, value in sorted(obs.preferences.items()):
-            self._signal(turn, "observer", "preference", p, value_text=f"{aspect}={value}")
+        rows = [
+            self._row(turn, "observer", "sentiment", p, value_num=obs.sentiment),
+            self._row(turn, "observer", "satisfaction", p, value_num=obs.satisfaction),
+            self._row(turn, "observer", "confidence", p, value_num=obs.confidence),
+            self._row(turn, "observer", "corrected", p, value_num=float(obs.corrected)),
+            self._row(turn, "observer", "intent", p, value_text=obs.intent),
+        ]
+        rows += [self._row(turn, "observer", "topic", p, value_text=t) for t in obs.topics]
+        rows += [
+            self._row(turn, "observer", "preference", p, value_text=f"{aspect}={value}")
+            for aspect, value in sorted(obs.preferences.items())
+        ]
         if obs.corrected and obs.correction:
-            self._signal(turn, "observer", "correction", p, value_text=obs.correction)
+            rows.append(self._row(turn, "observer", "correction", p, value_text=obs.correction))
+        self._write(turn, rows)
 
-    def _signal(
-        self, turn: FinishedTurn, kind: str, name: str, provenance: Provenance, **values: Any
-    ) -> None:
-        row = signal_row(
+    @staticmethod
+    def _row(
+        turn: FinishedTurn, kind: str, name: str, provenance: Provenance, **values: Any
+    ) -> dict[str, Any]:
+        return signal_row(
             kind=kind,
             name=name,
             user_id=turn.user_id,
@@ -234,13 +244,20 @@ class Observer:
             message_id=turn.answer_message_id,
             **values,
         )
-        self.writer.submit(Insert("signals", row), *profile_ops(row), *fact_ops(row, turn.context))
+
+    def _write(self, turn: FinishedTurn, rows: list[dict[str, Any]]) -> None:
+        """The rows, then what they add to the brief's profile and to analytics, in one batch
+        (the rows first, so the writer inserts them together)."""
+        derived = [op for row in rows for op in (*fact_ops(row, turn.context), *profile_ops(row))]
+        derived.sort(key=lambda op: not isinstance(op, Insert))  # note rows before upserts
+        self.writer.submit(*(Insert("signals", row) for row in rows), *derived)
 
     def _error(self, turn: FinishedTurn, reason: str, detail: str) -> None:
-        self._signal(
+        row = self._row(
             turn,
             "observer",
             "observer_error",
             MODEL_PROVENANCE,
             value_text=f"{reason}: {detail}"[:500],
         )
+        self._write(turn, [row])
