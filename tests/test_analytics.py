@@ -291,6 +291,15 @@ def test_top_learned_counts_mentions_and_users(db):
     by_model = S.top_learned(db, F(models=("m-b",)))  # through the exchange: e8, e9
     assert sorted(by_model["value"]) == ["tone=formal", "verbosity=concise"]
     assert list(S.top_learned(db, F(users=(UB,)))["value"]) == ["tone=formal", "math"]
+    tutor = S.top_learned(db, F(personas=(PT,)))  # e1, e2
+    assert {(r.value, r.mentions) for r in tutor.itertuples()} == {
+        ("python", 2),
+        ("verbosity=concise", 1),
+    }
+    no_persona = S.top_learned(db, F(personas=(A.NO_PERSONA,)))  # e3, e8, e9
+    assert sorted(no_persona["value"]) == ["math", "tone=formal", "verbosity=concise"]
+    assert sorted(S.top_learned(db, F(brief=False))["value"]) == sorted(no_persona["value"])
+    assert S.top_learned(db, F(sources=("arena",))).empty
 
 
 # ---------------------------------------------------------------------------
