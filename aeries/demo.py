@@ -175,8 +175,7 @@ def existing_synthetic(db: Database) -> int:
 
 def delete_synthetic(db: Database) -> None:
     """Remove every demo row (real rows stay)."""
-    with db.cursor() as cur:
-        cur.execute("BEGIN TRANSACTION")
+    with db.transaction() as cur:
         for table in NO_FLAG:
             cur.execute(
                 f"DELETE FROM {table} WHERE conversation_id IN "
@@ -184,7 +183,6 @@ def delete_synthetic(db: Database) -> None:
             )
         for table in TIME_COLUMN.keys() - NO_FLAG:
             cur.execute(f"DELETE FROM {table} WHERE synthetic")
-        cur.execute("COMMIT")
 
 
 def write_demo(db: Database, cfg: DemoConfig, *, replace: bool = False) -> DemoReport:
@@ -201,15 +199,9 @@ def write_demo(db: Database, cfg: DemoConfig, *, replace: bool = False) -> DemoR
         delete_synthetic(db)
     tables = generate(cfg)
     report = DemoReport()
-    with db.cursor() as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for table, parts in tables.items():
-                report.rows[table] = _insert(con, table, parts)
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+    with db.transaction() as con:
+        for table, parts in tables.items():
+            report.rows[table] = _insert(con, table, parts)
     rebuild_profile(db)  # so the brief (and "What Aeries knows") works on demo users
     rebuild_facts(db)  # the tables the analytics feedback section reads
     with db.cursor() as con:

@@ -119,14 +119,8 @@ def _note(row: dict[str, Any], about: AnswerContext) -> Op:
 def rebuild_facts(db: Database) -> None:
     """Recompute answer_scores and learned_notes from signals and exchanges, and fill in each
     side's TTFT on preferences that lack it."""
-    with db.cursor() as cur:
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            cur.execute("DELETE FROM answer_scores")
-            cur.execute("DELETE FROM learned_notes")
-            for sql in (*FACTS_BACKFILL, *PREFERENCE_TTFT_BACKFILL):
-                cur.execute(sql)
-            cur.execute("COMMIT")
-        except Exception:
-            cur.execute("ROLLBACK")
-            raise
+    with db.transaction() as cur:
+        cur.execute("DELETE FROM answer_scores")
+        cur.execute("DELETE FROM learned_notes")
+        for sql in (*FACTS_BACKFILL, *PREFERENCE_TTFT_BACKFILL):
+            cur.execute(sql)

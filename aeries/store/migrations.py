@@ -322,18 +322,12 @@ def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> list[
     for migration in sorted(migrations, key=lambda m: m.version):
         if migration.version in done:
             continue
-        with db.cursor() as cur:
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                for statement in migration.statements:
-                    cur.execute(statement)
-                cur.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                    [migration.version, migration.name, utcnow()],
-                )
-                cur.execute("COMMIT")
-            except Exception:
-                cur.execute("ROLLBACK")
-                raise
+        with db.transaction() as cur:
+            for statement in migration.statements:
+                cur.execute(statement)
+            cur.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                [migration.version, migration.name, utcnow()],
+            )
         newly.append(migration.version)
     return newly

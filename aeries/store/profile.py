@@ -90,8 +90,7 @@ def reset_item_ops(user_id: str, name: str, value: str, at: datetime) -> list[Op
 def rebuild_profile(db: Database) -> None:
     """Recompute profile_stats from signals, honouring deletions (events 'preference_deleted')."""
     names = list(PROFILE_NAMES)
-    with db.cursor() as cur:
-        cur.execute("BEGIN TRANSACTION")
+    with db.transaction() as cur:
         cur.execute("DELETE FROM profile_stats")
         cur.execute(
             """INSERT INTO profile_stats (user_id, name, value, score, n, first_at, last_at,
@@ -114,4 +113,3 @@ def rebuild_profile(db: Database) -> None:
             GROUP BY s.user_id, s.name, s.value_text""",
             [EPOCH, TAU_S, names],
         )
-        cur.execute("COMMIT")

@@ -135,15 +135,9 @@ class Writer:
 
     def _commit(self, batch: list[Op]) -> None:
         try:
-            with self.db.cursor() as cur:
-                cur.execute("BEGIN TRANSACTION")
-                try:
-                    for group in _group(batch):
-                        _apply(cur, group)
-                    cur.execute("COMMIT")
-                except Exception:
-                    cur.execute("ROLLBACK")
-                    raise
+            with self.db.transaction() as cur:
+                for group in _group(batch):
+                    _apply(cur, group)
             self.committed_ops += len(batch)
         except Exception:
             log.exception("A write batch failed; retrying its %d ops one by one", len(batch))
