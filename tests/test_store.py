@@ -17,7 +17,7 @@ from aeries.store.conversations import (
     save_message,
     set_archived,
 )
-from aeries.store.db import Database, DatabaseLocked
+from aeries.store.db import Database, DatabaseError, DatabaseLocked
 from aeries.store.users import ensure_user
 from aeries.store.writer import Execute, Insert, Writer
 from aeries.tree import Message
@@ -48,7 +48,8 @@ def test_old_database_upgrades_in_place_without_losing_rows(tmp_path):
     path = tmp_path / "old.duckdb"
     old = Database(path)
     assert mig.migrate(old, mig.MIGRATIONS[:1]) == [1]
-    uid = ensure_user(old, "ada")
+    uid = new_id()
+    old.execute("INSERT INTO users (id, name, created_at) VALUES (?, 'ada', ?)", [uid, utcnow()])
     old.execute(
         "INSERT INTO exchanges (id, source, model, status, started_at) VALUES (?, ?, ?, ?, ?)",
         [new_id(), "chat", "m", "ok", utcnow()],
@@ -113,7 +114,7 @@ def test_writer_keeps_good_rows_when_one_is_bad(db, writer):
     )
     writer.flush()
     assert db.rows("SELECT id FROM users ORDER BY id") == [("1",), ("3",)]
-    assert writer.failed_ops == 1
+    assert writer.rejected_ops == 1  # set aside in the rejected file, no longer dropped
 
 
 def test_writer_durable_within_100ms(db, writer):
@@ -231,3 +232,30 @@ def test_execute_op_is_parameterised(db, writer):
     )
     writer.flush()
     assert db.one("SELECT name FROM users WHERE id = ?", [uid]) == ("x'); DROP TABLE users;--",)
+
+
+def test_a_database_under_a_file_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(DatabaseError, match="cannot be made"):
+        Database(blocker / "aeries.duckdb")
+
+
+def test_a_foreign_duckdb_file_is_refused_untouched(tmp_path):
+    path = tmp_path / "theirs.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE users (handle VARCHAR, karma INT)")
+    con.execute("INSERT INTO users VALUES ('x', 1)")
+    con.close()
+    db = Database(path)
+    with pytest.raises(mig.NotAeriesDatabase, match="not made by Aeries"):
+        mig.migrate(db)
+    assert db.rows("SELECT * FROM users") == [("x", 1)]  # nothing added or changed
+    assert db.one("SELECT count(*) FROM information_schema.tables") == (1,)
+    db.close()
+
+
+def test_a_newer_aeries_database_is_refused(db):
+    db.execute("INSERT INTO schema_migrations VALUES (999, 'future', now())")
+    with pytest.raises(mig.NotAeriesDatabase, match="newer Aeries"):
+        mig.migrate(db)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,47 @@ class DatabaseError(RuntimeError):
     """The database file cannot be opened (corrupt, unreadable, not a DuckDB file)."""
 
 
+_STORAGE_WORDS = (
+    "no space left",
+    "could not write",
+    "cannot open file",
+    "permission denied",
+    "read-only file system",
+    "disk quota",
+    "input/output error",
+    "has been invalidated",
+    "could not fsync",
+    "could not truncate",
+    "could not create",
+)
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot write right now (full disk, unwritable folder,
+    I/O failure), as opposed to a row it will never accept: the first kind is waited out and
+    retried, the second is set aside."""
+    if isinstance(exc, OSError | duckdb.IOException | duckdb.FatalException):
+        return True
+    if isinstance(exc, DatabaseError):
+        return True  # the connection is closed or could not be opened
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.Error) and any(word in text for word in _STORAGE_WORDS)
+
+
 class Database:
     """A DuckDB file opened once; every call uses its own cursor so threads never share one."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(
+                    f"The folder for the database {self.path} cannot be made: "
+                    f"{exc.strerror or exc} ({exc.filename or self.path.parent}). "
+                    "Point AERIES_DB at a file in a folder Aeries can write."
+                ) from None
         try:
             self._con = duckdb.connect(str(path))
         except duckdb.IOException as exc:
@@ -99,6 +134,40 @@ class Database:
         """A query's result as a pandas DataFrame."""
         with self.cursor() as cur:
             return cur.execute(sql, params).df()
+
+    def checkpoint(self) -> None:
+        """Move everything in the write-ahead log into the database file, so a copy of the
+        file alone holds every committed row. Raises duckdb.Error if it cannot."""
+        with self.cursor() as cur:
+            cur.execute("CHECKPOINT")
+
+    def reopen(self, busy_wait_s: float = 5.0) -> None:
+        """Close the connection and open the file again, for when DuckDB has invalidated it (a
+        failed write it could not recover from). Cursors other threads hold fail from now on
+        (ConnectionException); new cursors use the new connection. Raises DatabaseError if
+        the file cannot be opened (then cursors fail until a later reopen succeeds)."""
+        with self._lock:  # no new cursor while the connection is swapped
+            if self._closed:
+                raise DatabaseError("The database connection is closed.")
+            # DuckDB refuses to close a connection while one of its cursors runs a query: wait
+            # a little for it. The instance is only dropped from DuckDB's cache once closed.
+            deadline = time.monotonic() + busy_wait_s
+            while True:
+                try:
+                    self._con.close()
+                    break
+                except duckdb.ResourceInUseException:
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.02)
+                except duckdb.Error:
+                    break  # already unusable: opening anew is all that is left
+            try:
+                self._con = duckdb.connect(str(self.path))
+            except duckdb.Error as exc:
+                raise DatabaseError(
+                    f"The database {self.path} could not be reopened: {exc}"
+                ) from None
 
     def close(self) -> None:
         """Checkpoint and close; later calls fail clearly."""

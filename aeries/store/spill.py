@@ -1,0 +1,443 @@
+"""Write ops as data: what they are, how a batch of them is applied, their JSON codec, and the
+files that keep them when the database cannot (spill files, the rejected file).
+
+A spill file (``<db name>.pending-<uuid7>.jsonl``, next to the database) holds the ops of one
+episode in which the database could not be written. It is appended in chunks: a blank line,
+one line per op (``{"seq": n, "op": ...}``), then an end marker (``{"end": n}``), fsynced. Only
+chunks that reach their marker count, so a write cut short by a full disk leaves lines that are
+ignored; an op's ``seq`` makes a chunk written again after such a failure harmless. A spill
+file is written back in one transaction that also records its id in ``applied_spills``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import math
+import os
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from aeries.ids import new_id, utcnow
+from aeries.store.db import Database, Params, is_storage_error
+
+log = logging.getLogger(__name__)
+
+_ARROW_MIN_ROWS = 8  # below this, executemany is faster than building an Arrow table
+
+
+@dataclass(frozen=True)
+class Insert:
+    """Insert one row (column → value) into ``table``."""
+
+    table: str
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Execute:
+    """Run one parameterised statement (updates, upserts)."""
+
+    sql: str
+    params: Params = None
+
+
+Op = Insert | Execute
+
+
+def is_store_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is the store's fault (wait and retry) rather than the op's (set aside). A
+    closed connection (one being reopened) is never the op's fault."""
+    return is_storage_error(exc) or isinstance(exc, duckdb.ConnectionException)
+
+
+def target(op: Op) -> str:
+    """A short name for an op in logs: its table, or the start of its statement."""
+    return op.table if isinstance(op, Insert) else op.sql.split("(")[0][:60]
+
+
+# --- applying ----------------------------------------------------------------------------
+
+
+def _plan(ops: Sequence[Op], singles: set[int], skip: set[int]) -> list[list[int]]:
+    """Indexes of ``ops`` in apply order, grouped: consecutive inserts into one table with the
+    same columns form one group, except indexes in ``singles``; ``skip`` is left out."""
+    plan: list[list[int]] = []
+    for i, op in enumerate(ops):
+        if i in skip:
+            continue
+        last = plan[-1] if plan else None
+        if (
+            last is not None
+            and i not in singles
+            and last[0] not in singles
+            and isinstance(op, Insert)
+            and isinstance(head := ops[last[0]], Insert)
+            and head.table == op.table
+            and head.row.keys() == op.row.keys()
+        ):
+            last.append(i)
+        else:
+            plan.append([i])
+    return plan
+
+
+def group_ops(batch: Sequence[Op]) -> list[list[Op]]:
+    """Consecutive inserts into the same table with the same columns form one group."""
+    return [[batch[i] for i in idxs] for idxs in _plan(batch, set(), set())]
+
+
+def apply_group(cur: duckdb.DuckDBPyConnection, group: Sequence[Op]) -> None:
+    """Run one group: an Execute alone, or inserts (Arrow from ``_ARROW_MIN_ROWS`` rows)."""
+    first = group[0]
+    if isinstance(first, Execute):
+        cur.execute(first.sql, first.params)
+        return
+    inserts: Sequence[Insert] = group  # type: ignore[assignment]
+    columns = list(first.row.keys())
+    if len(inserts) < _ARROW_MIN_ROWS:
+        names = ", ".join(columns)
+        marks = ", ".join("?" for _ in columns)
+        cur.executemany(
+            f"INSERT INTO {first.table} ({names}) VALUES ({marks})",
+            [[op.row[c] for c in columns] for op in inserts],
+        )
+        return
+    table = pa.Table.from_pylist([op.row for op in inserts])
+    cur.register("aeries_batch", table)
+    try:
+        cur.execute(f"INSERT INTO {first.table} BY NAME SELECT * FROM aeries_batch")
+    finally:
+        cur.unregister("aeries_batch")
+
+
+class _OpFailed(Exception):
+    """One group of a write-back failed for a reason of its own (not the store's)."""
+
+    def __init__(self, idxs: list[int], cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.idxs = idxs
+        self.cause = cause
+
+
+def write_back(db: Database, spill_id: str, ops: Sequence[Op], rejected: RejectedLog) -> int | None:
+    """Apply ``ops`` and record ``spill_id`` in applied_spills, all in one transaction; return
+    how many ops were applied, or None if the spill was applied before. An op that fails on its
+    own is set aside in ``rejected`` and the transaction redone without it (DuckDB has no
+    savepoints). Store failures, and failures no op can be blamed for, are raised."""
+    singles: set[int] = set()
+    skip: dict[int, str] = {}
+    while True:
+        try:
+            with db.transaction() as cur:
+                if cur.execute("SELECT 1 FROM applied_spills WHERE id = ?", [spill_id]).fetchone():
+                    return None
+                for idxs in _plan(ops, singles, set(skip)):
+                    try:
+                        apply_group(cur, [ops[i] for i in idxs])
+                    except Exception as exc:
+                        if is_store_failure(exc):
+                            raise
+                        raise _OpFailed(idxs, exc) from exc
+                cur.execute(
+                    "INSERT INTO applied_spills (id, ops, applied_at) VALUES (?, ?, ?)",
+                    [spill_id, len(ops) - len(skip), utcnow()],
+                )
+        except _OpFailed as failed:
+            if len(failed.idxs) == 1:
+                skip[failed.idxs[0]] = str(failed.cause)
+            else:  # find the bad op: redo this group's ops one at a time
+                singles.update(failed.idxs)
+            continue
+        break
+    for i, error in sorted(skip.items()):
+        rejected.add(ops[i], error)
+    return len(ops) - len(skip)
+
+
+# --- codec ---------------------------------------------------------------------------------
+# JSON values stand for themselves; every JSON object is a tag ({"$datetime": ...}, {"$dict":
+# {...}}), so a dict in a row can never be mistaken for a tagged value.
+
+
+def encode_value(value: Any) -> Any:
+    """A JSON-ready form of ``value`` that decode_value turns back into an equal value of the
+    same type. Raises TypeError for a type it does not know."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else {"$float": repr(value)}
+    if isinstance(value, datetime):  # before date: a datetime is a date
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, timedelta):
+        return {"$timedelta": [value.days, value.seconds, value.microseconds]}
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, uuid.UUID):
+        return {"$uuid": str(value)}
+    if isinstance(value, bytes | bytearray):
+        return {"$bytes": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, list):
+        return [encode_value(v) for v in value]
+    if isinstance(value, tuple):
+        return {"$tuple": [encode_value(v) for v in value]}
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError("only dicts with string keys can be kept in a spill file")
+        return {"$dict": {k: encode_value(v) for k, v in value.items()}}
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return encode_value(value.item())
+    raise TypeError(f"a {type(value).__name__} cannot be kept in a spill file")
+
+
+def decode_value(value: Any) -> Any:
+    """The inverse of encode_value."""
+    if isinstance(value, list):
+        return [decode_value(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    ((tag, inner),) = value.items()
+    if tag == "$datetime":
+        return datetime.fromisoformat(inner)
+    if tag == "$date":
+        return date.fromisoformat(inner)
+    if tag == "$float":
+        return float(inner)
+    if tag == "$timedelta":
+        return timedelta(days=inner[0], seconds=inner[1], microseconds=inner[2])
+    if tag == "$decimal":
+        return Decimal(inner)
+    if tag == "$uuid":
+        return uuid.UUID(inner)
+    if tag == "$bytes":
+        return base64.b64decode(inner)
+    if tag == "$tuple":
+        return tuple(decode_value(v) for v in inner)
+    if tag == "$dict":
+        return {k: decode_value(v) for k, v in inner.items()}
+    raise ValueError(f"unknown tag {tag!r} in a spill file")
+
+
+def encode_op(op: Op) -> dict[str, Any]:
+    """An op as a JSON-ready dict (raises TypeError for a value the codec does not know)."""
+    if isinstance(op, Insert):
+        row = {column: encode_value(v) for column, v in op.row.items()}
+        return {"op": "insert", "table": op.table, "row": row}
+    return {"op": "execute", "sql": op.sql, "params": encode_value(op.params)}
+
+
+def decode_op(data: dict[str, Any]) -> Op:
+    """The inverse of encode_op."""
+    if data["op"] == "insert":
+        row = {str(column): decode_value(v) for column, v in data["row"].items()}
+        return Insert(str(data["table"]), row)
+    if data["op"] == "execute":
+        return Execute(str(data["sql"]), decode_value(data["params"]))
+    raise ValueError(f"unknown op {data['op']!r} in a spill file")
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    # ASCII only: lone surrogates in a str survive, and a cut line stays decodable as text.
+    return json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+
+
+# --- files ---------------------------------------------------------------------------------
+
+_PENDING = ".pending-"
+
+
+def spill_path(db_path: Path, spill_id: str) -> Path:
+    """Where the spill file ``spill_id`` of the database at ``db_path`` lives."""
+    return db_path.with_name(f"{db_path.name}{_PENDING}{spill_id}.jsonl")
+
+
+def spill_files(db_path: Path) -> list[Path]:
+    """The spill files next to the database, oldest first (their ids are UUIDv7)."""
+    prefix = f"{db_path.name}{_PENDING}"
+    try:
+        names = [p for p in db_path.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return []
+    return sorted((p for p in names if p.name.endswith(".jsonl")), key=lambda p: p.name)
+
+
+def spill_id_of(path: Path) -> str:
+    """The id of a spill file, from its name."""
+    return path.name.rsplit(_PENDING, 1)[1].removesuffix(".jsonl")
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a new file's name durable (best effort: not every filesystem allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class SpillFile:
+    """One episode's spill file; only the writer thread appends to it."""
+
+    def __init__(self, path: Path, spill_id: str, count: int = 0) -> None:
+        self.path = path
+        self.id = spill_id
+        self.count = count  # ops in chunks that reached their end marker
+
+    @classmethod
+    def new(cls, db_path: Path) -> SpillFile:
+        """A spill file for a new episode (the file is made at the first append)."""
+        spill_id = new_id()
+        return cls(spill_path(db_path, spill_id), spill_id)
+
+    def append(self, items: Sequence[tuple[int, Op]]) -> int:
+        """Append a chunk of (seq, op), fsynced; return how many of ``items`` (from the first)
+        it holds: it stops before an op the codec cannot encode. Raises OSError."""
+        lines: list[str] = []
+        for seq, op in items:
+            try:
+                lines.append(_dumps({"seq": seq, **encode_op(op)}))
+            except (TypeError, ValueError) as exc:
+                log.error(
+                    "A write to %s cannot be spilled (%s); it stays in memory", target(op), exc
+                )
+                break
+        if not lines:
+            return 0
+        end = items[len(lines) - 1][0]
+        created = not self.path.exists()
+        with open(self.path, "a", encoding="ascii") as f:
+            f.write("\n" + "\n".join(lines) + "\n" + _dumps({"end": end}) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        if created:
+            _fsync_dir(self.path.parent)
+        self.count += len(lines)
+        return len(lines)
+
+
+def read_spill(path: Path) -> list[tuple[int, Op]]:
+    """The (seq, op) of a spill file in order: ops of chunks that reached their end marker, each
+    seq once. A missing file holds nothing. Raises OSError if it cannot be read."""
+    items: list[tuple[int, Op]] = []
+    chunk: list[tuple[int, Op]] = []
+    last, bad = -1, 0
+    try:
+        f = open(path, encoding="ascii", errors="replace")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return []
+    with f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                if "end" in data:
+                    for seq, op in chunk:
+                        if seq > last:  # a chunk written again repeats seqs
+                            items.append((seq, op))
+                            last = seq
+                    chunk = []
+                else:
+                    chunk.append((int(data["seq"]), decode_op(data)))
+            except Exception:  # a line cut short by a failed write, or damaged
+                bad += 1
+    if bad:
+        log.warning("Ignored %d damaged lines in %s", bad, path)
+    return items
+
+
+class RejectedLog:
+    """The rejected file (``<db name>.rejected.jsonl``): ops the database refused on their own,
+    with the error and the time. Lines that cannot be written yet are kept and retried."""
+
+    def __init__(self, db_path: Path | None) -> None:
+        self.path = db_path.with_name(f"{db_path.name}.rejected.jsonl") if db_path else None
+        self._backlog: list[str] = []
+        self._lock = threading.Lock()
+
+    def add(self, op: Op, error: str) -> None:
+        """Set ``op`` aside with the error the database gave."""
+        try:
+            encoded: dict[str, Any] = encode_op(op)
+        except (TypeError, ValueError):
+            encoded = {"op": type(op).__name__.lower(), "repr": repr(op)}
+        line = json.dumps({"at": utcnow().isoformat(), "error": error, "op": encoded})
+        log.warning("Set aside a write to %s in %s: %s", target(op), self.path, error)
+        with self._lock:
+            self._backlog.append(line)
+        self.flush()
+
+    def flush(self) -> bool:
+        """Write the backlog; False (logged) if the file cannot be written now."""
+        with self._lock:
+            if not self._backlog:
+                return True
+            if self.path is None:
+                log.error("Rejected writes (no file for an in-memory database): %s", self._backlog)
+                self._backlog.clear()
+                return True
+            try:
+                with open(self.path, "a", encoding="utf-8") as f:
+                    f.write("".join(line + "\n" for line in self._backlog))
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as exc:
+                log.error(
+                    "Cannot write %s yet (%s); %d lines wait", self.path, exc, len(self._backlog)
+                )
+                return False
+            self._backlog.clear()
+            return True
+
+    def backlog(self) -> list[str]:
+        """Lines not written yet."""
+        with self._lock:
+            return list(self._backlog)
+
+
+def replay_spills(db: Database) -> int:
+    """Write back the spill files an earlier process left next to the database, oldest first,
+    each once (ids already in applied_spills are skipped), deleting each after; return the
+    number of ops applied. Call it after migrate() and before the Writer starts. A file that
+    cannot be written back now is left for the Writer, which adopts leftovers at start."""
+    if str(db.path) == ":memory:":
+        return 0
+    rejected = RejectedLog(db.path)
+    applied = 0
+    for path in spill_files(db.path):
+        try:
+            ops = [op for _, op in read_spill(path)]
+            done = write_back(db, spill_id_of(path), ops, rejected) if ops else 0
+        except Exception as exc:
+            # Later files must not overtake this one: stop here.
+            log.error("Could not write back %s yet (%s); the writer will retry it", path, exc)
+            break
+        if done is None:
+            log.warning("%s was written back before; removing it", path.name)
+        else:
+            applied += done
+            log.warning("Wrote back %d rows kept in %s by an earlier run", done, path.name)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:  # harmless: its id is in applied_spills
+            log.error("Could not remove %s: %s", path, exc)
+    return applied
