@@ -1,11 +1,16 @@
-"""A conversation as Markdown (the branch on screen) or JSON (the whole tree, with timings)."""
+"""A conversation as Markdown (the branch on screen) or JSON (the whole tree, with timings).
+
+The page holds only part of a long conversation's text, so exports read the whole of it from
+the database when asked (``markdown_export``, ``json_export``), not on every rerun.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from aeries.store.conversations import METRIC_KEYS, Conversation
+from aeries.store.conversations import METRIC_KEYS, Conversation, load_messages
+from aeries.store.db import Database
 from aeries.tree import Message, MessageTree
 
 
@@ -65,3 +70,17 @@ def _walk(tree: MessageTree, parent: str | None = None) -> list[Message]:
         out.append(message)
         stack.extend(reversed(tree.children(message.id)))
     return out
+
+
+def markdown_export(
+    db: Database, user_id: str, conversation: Conversation, leaf_id: str | None
+) -> str:
+    """The branch ending at ``leaf_id`` as Markdown, read in full from the user's own data."""
+    tree = MessageTree(load_messages(db, user_id, conversation.id))
+    return conversation_markdown(conversation, tree.path(leaf_id))
+
+
+def json_export(db: Database, user_id: str, conversation: Conversation, leaf_id: str | None) -> str:
+    """The whole tree as JSON, read in full from the user's own data."""
+    tree = MessageTree(load_messages(db, user_id, conversation.id))
+    return conversation_json(conversation, tree, leaf_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,12 @@ from typing import Any
 
 @dataclass
 class Message:
-    """One message of a conversation, with the timings of the exchange that produced it."""
+    """One message of a conversation, with the timings of the exchange that produced it.
+
+    A long conversation is loaded as a skeleton: every message, but ``content`` and
+    ``reasoning`` only for the ones drawn or sent; the others have ``loaded=False`` (and empty
+    text, which must not be mistaken for an empty answer) until ``MessageTree.fill``.
+    """
 
     id: str
     conversation_id: str
@@ -25,6 +31,7 @@ class Message:
     origin_message_id: str | None = None
     edited_at: datetime | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    loaded: bool = True
 
 
 class MessageTree:
@@ -52,6 +59,17 @@ class MessageTree:
             return
         self._by_id[message.id] = message
         self._children[message.parent_id].append(message)
+
+    def unloaded(self, messages: Iterable[Message]) -> list[str]:
+        """Ids of those messages whose text is not loaded yet."""
+        return [m.id for m in messages if not m.loaded]
+
+    def fill(self, texts: Mapping[str, tuple[str, str | None]]) -> None:
+        """Put loaded text (content, reasoning by message id) into skeleton messages."""
+        for message_id, (content, reasoning) in texts.items():
+            message = self._by_id.get(message_id)
+            if message is not None and not message.loaded:
+                message.content, message.reasoning, message.loaded = content, reasoning, True
 
     def children(self, parent_id: str | None) -> list[Message]:
         """Children of a message (None: the roots), oldest first."""

@@ -6,8 +6,8 @@ import statistics
 
 import pytest
 
-from aeries.chat import bounded_history
 from aeries.errors import RESTING
+from aeries.history import history_window
 from aeries.ids import utcnow
 from aeries.llm import ChatRequest, ClientPool, Sampling, stream_chat
 from aeries.tree import Message
@@ -151,7 +151,7 @@ def _m(role: str, content: str, i: int) -> Message:
 
 def test_history_is_bounded_and_starts_with_user():
     branch = [_m("user" if i % 2 == 0 else "assistant", f"m{i}", i) for i in range(30)]
-    window = bounded_history(branch, 20)
+    window = history_window(branch, history=20, max_model_len=None, max_tokens=None).messages
     assert len(window) <= 20
     assert window[0]["role"] == "user"
     assert window[-1]["content"] == "m29"
@@ -159,7 +159,8 @@ def test_history_is_bounded_and_starts_with_user():
 
 def test_history_drops_failed_answers_and_merges_same_role():
     branch = [_m("user", "q1", 0), _m("assistant", "", 1), _m("user", "q2", 2)]
-    assert bounded_history(branch, 20) == [{"role": "user", "content": "q1\n\nq2"}]
+    window = history_window(branch, history=20, max_model_len=None, max_tokens=None)
+    assert window.messages == [{"role": "user", "content": "q1\n\nq2"}]
 
 
 @pytest.mark.parametrize(

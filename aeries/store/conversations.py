@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -115,26 +116,64 @@ METRIC_KEYS = ("model", "ttft_ms", "e2e_ms", "completion_tokens", "error", "prom
 CONTEXT_KEYS = ("started_at", "persona_id", "brief_enabled")
 
 
+# Messages of one conversation, with the exchange that produced each; the JOIN on conversations
+# keeps every read to a conversation the user owns and has not deleted.
+_FROM_OWNED = """FROM messages m
+           JOIN conversations c ON c.id = m.conversation_id
+           LEFT JOIN exchanges e ON e.id = m.exchange_id
+           WHERE m.conversation_id = ? AND c.user_id = ? AND NOT c.deleted"""
+_SKELETON_COLUMNS = """m.id, m.conversation_id, m.parent_id, m.role, m.created_at, m.status,
+                  m.exchange_id, m.origin, m.origin_message_id, m.edited_at, e.model,
+                  e.ttft_ms, e.e2e_ms, e.completion_tokens, e.error, e.prompt_tokens,
+                  e.started_at, e.persona_id, e.brief_enabled"""
+
+
+def _message(row: dict[str, Any], *, loaded: bool = True) -> Message:
+    meta = {k: row.pop(k) for k in (*METRIC_KEYS, *CONTEXT_KEYS)}
+    meta = {k: v for k, v in meta.items() if v is not None}
+    row.setdefault("content", "")
+    return Message(**row, meta=meta, loaded=loaded)
+
+
 def load_messages(db: Database, user_id: str, conversation_id: str) -> list[Message]:
     """All messages of a user's conversation, with their exchange's figures and context in
     ``meta``."""
     rows = db.records(
-        """SELECT m.id, m.conversation_id, m.parent_id, m.role, m.content, m.created_at,
-                  m.reasoning, m.status, m.exchange_id, m.origin, m.origin_message_id,
-                  m.edited_at, e.model, e.ttft_ms, e.e2e_ms, e.completion_tokens, e.error,
-                  e.prompt_tokens, e.started_at, e.persona_id, e.brief_enabled
-           FROM messages m
-           JOIN conversations c ON c.id = m.conversation_id
-           LEFT JOIN exchanges e ON e.id = m.exchange_id
-           WHERE m.conversation_id = ? AND c.user_id = ? AND NOT c.deleted
+        f"""SELECT {_SKELETON_COLUMNS}, m.content, m.reasoning
+           {_FROM_OWNED}
            ORDER BY m.created_at, m.id""",
         [conversation_id, user_id],
     )
-    messages = []
-    for row in rows:
-        meta = {k: row.pop(k) for k in (*METRIC_KEYS, *CONTEXT_KEYS)}
-        messages.append(Message(**row, meta={k: v for k, v in meta.items() if v is not None}))
-    return messages
+    return [_message(row) for row in rows]
+
+
+def load_skeleton(db: Database, user_id: str, conversation_id: str) -> list[Message]:
+    """Every message of a user's conversation without its text (``loaded=False``): enough for
+    the tree, sibling navigation, metrics and feedback context. A message without any text (a
+    failed answer) is complete as it is, so it counts as loaded."""
+    rows = db.records(
+        f"""SELECT {_SKELETON_COLUMNS},
+                  (m.content = '' AND m.reasoning IS NULL) AS blank
+           {_FROM_OWNED}
+           ORDER BY m.created_at, m.id""",
+        [conversation_id, user_id],
+    )
+    return [_message(row, loaded=row.pop("blank")) for row in rows]
+
+
+def load_texts(
+    db: Database, user_id: str, conversation_id: str, message_ids: Sequence[str]
+) -> dict[str, tuple[str, str | None]]:
+    """(content, reasoning) of these messages of a user's conversation, by id (ids from another
+    conversation or user are ignored)."""
+    if not message_ids:
+        return {}
+    rows = db.rows(
+        f"""SELECT m.id, m.content, m.reasoning
+           {_FROM_OWNED} AND m.id IN (SELECT unnest(?::VARCHAR[]))""",
+        [conversation_id, user_id, list(message_ids)],
+    )
+    return {row[0]: (row[1], row[2]) for row in rows}
 
 
 def message_row(message: Message) -> dict[str, Any]:

@@ -2,6 +2,12 @@
 
 The tree is kept in session state between reruns, so a new message is sent to the model
 without a database read first; it is reloaded from DuckDB when the conversation changes.
+
+A conversation can hold thousands of messages, so it is loaded as a skeleton (every message,
+no text) and the text is read only for the end of the branch on screen: the messages drawn
+(``ChatView.shown``) plus the ones the next request's history may need. ``ensure_texts`` tops
+that up after the window widens or the branch switches, when the page is drawn (after any
+request has gone out).
 """
 
 from __future__ import annotations
@@ -12,13 +18,19 @@ from typing import Any
 import streamlit as st
 
 from aeries.runtime import Runtime
-from aeries.store.conversations import Conversation, get_conversation, load_messages
+from aeries.store.conversations import (
+    Conversation,
+    get_conversation,
+    load_skeleton,
+    load_texts,
+)
 from aeries.tree import Message, MessageTree
 
 _VIEW = "aeries.chat.view"
 _PENDING = "aeries.chat.pending"
 _NOTICE = "aeries.chat.notice"
 _BRIEF_DEFAULT = "aeries.chat.brief_for_new"
+WINDOW = 50  # messages of the branch drawn at first, and added by "Show earlier messages"
 
 
 @dataclass
@@ -29,6 +41,7 @@ class ChatView:
     conversation: Conversation | None = None
     tree: MessageTree = field(default_factory=MessageTree)
     leaf_id: str | None = None
+    shown: int = WINDOW  # how many messages at the end of the branch are drawn
 
     @property
     def branch(self) -> list[Message]:
@@ -46,11 +59,34 @@ def _load(rt: Runtime, user_id: str, conversation_id: str) -> ChatView | None:
     conversation = get_conversation(rt.db, user_id, conversation_id)
     if conversation is None:
         return None
-    tree = MessageTree(load_messages(rt.db, user_id, conversation_id))
+    tree = MessageTree(load_skeleton(rt.db, user_id, conversation_id))
     leaf = conversation.current_leaf_id
     if leaf not in tree:
         leaf = tree.default_leaf()
-    return ChatView(user_id, conversation, tree, leaf)
+    view = ChatView(user_id, conversation, tree, leaf)
+    ensure_texts(rt, view)
+    return view
+
+
+def ensure_texts(rt: Runtime, view: ChatView) -> None:
+    """Load the text of the messages that may be drawn or sent next, if any is missing.
+
+    That is the end of the branch (the drawn window plus the history a request may carry, for a
+    regenerate or edit of the oldest drawn message) and the siblings of those messages (the
+    implicit preference for an answer the user carried on from compares it with them).
+    """
+    if view.conversation is None:
+        return
+    branch = view.branch
+    tail = branch[-(view.shown + rt.settings.history) :]
+    wanted = [i for m in tail for i in view.tree.unloaded(view.tree.siblings(m.id))]
+    if wanted:
+        view.tree.fill(load_texts(rt.db, view.user_id, view.conversation.id, sorted(set(wanted))))
+
+
+def show_earlier(view: ChatView) -> None:
+    """Draw another window of older messages (their text is loaded as the page is drawn)."""
+    view.shown += WINDOW
 
 
 def current_view(rt: Runtime, user_id: str) -> ChatView:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import streamlit as st
 
-from aeries.export import conversation_json, conversation_markdown
+from aeries.export import json_export, markdown_export
 from aeries.runtime import Runtime
 from aeries.store.conversations import (
+    Conversation,
     delete_conversation,
     list_conversations,
     rename_conversation,
     set_archived,
 )
+from aeries.store.db import Database
 from aeries.ui.chat_state import ChatView, notice, show_conversation
 from aeries.ui.text import label
 
@@ -21,6 +24,22 @@ from aeries.ui.text import label
 def _file_stem(title: str) -> str:
     stem = re.sub(r"[^\w\- ]+", "", title, flags=re.UNICODE).strip().replace(" ", "-")
     return (stem or "conversation")[:60]
+
+
+Exporter = Callable[[Database, str, Conversation, str | None], str]
+
+
+def _deferred(
+    rt: Runtime, build: Exporter, user_id: str, conv: Conversation, leaf_id: str | None
+) -> Callable[[], str]:
+    """The export as a callable for ``st.download_button``; Streamlit runs it on the server's
+    thread when the button is clicked (so it must not call ``st.*``)."""
+
+    def make() -> str:
+        rt.writer.flush()  # messages of this session may still be on their way to the file
+        return build(rt.db, user_id, conv, leaf_id)
+
+    return make
 
 
 def conversation_sidebar(rt: Runtime, view: ChatView) -> None:
@@ -68,18 +87,22 @@ def _actions(rt: Runtime, view: ChatView) -> None:
             else:
                 st.warning("A title cannot be empty.")
         stem = _file_stem(conv.title)
+        # Built when clicked, from the database: the page holds only part of a long
+        # conversation's text, and building both files on every rerun would cost as much.
         st.download_button(
             "Export Markdown",
-            conversation_markdown(conv, view.branch),
+            _deferred(rt, markdown_export, view.user_id, conv, view.leaf_id),
             file_name=f"{stem}.md",
             mime="text/markdown",
+            on_click="ignore",
             key=f"md-{conv.id}",
         )
         st.download_button(
             "Export JSON",
-            conversation_json(conv, view.tree, view.leaf_id),
+            _deferred(rt, json_export, view.user_id, conv, view.leaf_id),
             file_name=f"{stem}.json",
             mime="application/json",
+            on_click="ignore",
             key=f"json-{conv.id}",
         )
         archive_label = "Unarchive" if conv.archived else "Archive"
