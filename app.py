@@ -1,27 +1,48 @@
-"""Aeries: entry point. Navigation, page config and the notice shown on every page."""
+"""Aeries: entry point. Who is here, which pages they may open, notices shown on every page."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from aeries.ui.identity import auth_mode, resolve_identity
 from aeries.ui.resources import get_runtime
+from aeries.ui.store_health import store_banner, store_guard
 
 st.set_page_config(page_title="Aeries", page_icon="🪶", layout="wide")
 
-pages = [
-    st.Page("pages/chat.py", title="Chat", icon="💬", default=True, url_path="chat"),
-    st.Page("pages/analytics.py", title="Analytics", icon="📈", url_path="analytics"),
-    st.Page("pages/arena.py", title="Arena", icon="⚔️", url_path="arena"),
-    st.Page("pages/personas.py", title="Personas", icon="🎭", url_path="personas"),
-]
+rt = get_runtime()
+with store_guard(rt):
+    identity = resolve_identity(rt)
+# The chat page is also the start page: without an identity it shows the sign-in, so signing in
+# changes what that page shows, not which page is open.
+chat = st.Page("pages/chat.py", title="Chat", icon="💬", default=True, url_path="chat")
+if identity is None:
+    pages = [chat]
+else:
+    pages = [
+        chat,
+        st.Page("pages/arena.py", title="Arena", icon="⚔️", url_path="arena"),
+        st.Page("pages/personas.py", title="Personas", icon="🎭", url_path="personas"),
+    ]
+    # Research pages: for researchers; when nobody can be one, they say how to set one up.
+    if identity.is_researcher or auth_mode(rt) == "none":
+        pages += [
+            st.Page("pages/analytics.py", title="Analytics", icon="📈", url_path="analytics"),
+            st.Page(
+                "pages/participants.py",
+                title="Participants",
+                icon=":material/group:",
+                url_path="participants",
+            ),
+        ]
 page = st.navigation(pages)
 
-rt = get_runtime()
 if rt.simulated:
     st.info(
         "**Answers are simulated.** No vLLM server was configured or found on localhost:8000, "
         "so Aeries started its built-in simulator. Set `AERIES_BASE_URL` to use a real model.",
         icon="🧪",
     )
-st.sidebar.caption(f"Data: `{rt.settings.db_path}`")
-page.run()
+store_banner(rt)
+with store_guard(rt):
+    page.run()

@@ -1,7 +1,8 @@
-"""Command line: ``python -m aeries demo|export``.
+"""Command line: ``python -m aeries demo|export|researcher-secret``.
 
     python -m aeries demo --exchanges 1000000 [--db PATH] [--seed 0] [--weeks 12] [--replace]
     python -m aeries export --out DIR [--db PATH]
+    python -m aeries researcher-secret [--stdin]
 
 ``--db`` defaults to the configured database (AERIES_DB, secrets, or data/aeries.duckdb).
 """
@@ -42,7 +43,39 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write a Parquet snapshot of every table")
     export.add_argument("--out", type=Path, required=True, help="directory to write into")
     export.add_argument("--db", type=Path, default=None, help="database file")
+    secret = sub.add_parser(
+        "researcher-secret",
+        help="print the AERIES_RESEARCHER_SECRET_HASH line for a researcher secret",
+    )
+    secret.add_argument("--stdin", action="store_true", help="read the secret from stdin")
     return parser
+
+
+def _researcher_secret(args: argparse.Namespace) -> int:
+    """Ask for the secret (twice, hidden) and print only its salted hash."""
+    import getpass
+
+    from aeries.auth import hash_secret
+
+    if args.stdin:
+        secret = sys.stdin.readline().rstrip("\n")
+    else:
+        secret = getpass.getpass("Researcher secret: ")
+        if getpass.getpass("Again: ") != secret:
+            print("error: the two secrets differ", file=sys.stderr)
+            return 2
+    try:
+        hashed = hash_secret(secret)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"AERIES_RESEARCHER_SECRET_HASH={hashed}")
+    print(
+        'Put this line in the environment (or `researcher_secret_hash = "…"` under [aeries] '
+        "in .streamlit/secrets.toml) and restart Aeries; then sign in with the secret.",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -82,8 +115,9 @@ def _export(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run a subcommand; returns the exit code."""
     args = _parser().parse_args(argv)
+    commands = {"demo": _demo, "export": _export, "researcher-secret": _researcher_secret}
     try:
-        return _demo(args) if args.command == "demo" else _export(args)
+        return commands[args.command](args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""Analytics: latency and preference trends over everything Aeries logged."""
+"""Analytics: latency and preference trends over everything Aeries logged (researchers)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from aeries.ui.analytics_feedback import feedback_tab
 from aeries.ui.analytics_filters import analytics_filters
 from aeries.ui.analytics_latency import latency_tab
 from aeries.ui.resources import get_runtime
+from aeries.ui.sign_in import identity_box, research_gate
 
 TABS = {
     "Latency": latency_tab,
@@ -20,7 +21,10 @@ TABS = {
 }
 
 rt = get_runtime()
+identity_box(rt)
 st.title("Analytics", anchor=False)
+if not research_gate(rt):
+    st.stop()
 filters = analytics_filters(rt)
 if filters is not None:
     st.caption(

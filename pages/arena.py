@@ -5,13 +5,15 @@ from __future__ import annotations
 import streamlit as st
 
 from aeries.ui.arena import arena_body
-from aeries.ui.identity import current_user, identity_box
+from aeries.ui.identity import current_user
 from aeries.ui.leaderboard import leaderboard_section
 from aeries.ui.resources import get_runtime
+from aeries.ui.sign_in import identity_box
 
 rt = get_runtime()
-identity_box()
+user_id = current_user(rt)
+identity_box(rt)
 st.title("Arena", anchor=False)
-arena_body(rt, current_user(rt))
+arena_body(rt, user_id)
 st.divider()
 leaderboard_section(rt)

@@ -8,24 +8,35 @@ from aeries.errors import RESTING
 from aeries.text import check_message
 from aeries.ui.chat_state import current_view, take_notice, take_pending
 from aeries.ui.conversations import conversation_sidebar
-from aeries.ui.identity import current_user, identity_box
+from aeries.ui.identity import resolve_identity
 from aeries.ui.knowledge import PANEL_TITLE, knowledge_panel
 from aeries.ui.messages import render_branch
 from aeries.ui.model_controls import ModelChoice, chat_controls, choice_from_state
 from aeries.ui.resources import get_runtime
+from aeries.ui.sign_in import identity_box, sign_in_page
+from aeries.ui.store_health import NOT_SENT, store_is_down
 from aeries.ui.text import literal
 from aeries.ui.turns import start_turn, stream_turn
 
 rt = get_runtime()
-user_id = current_user(rt)
+identity = resolve_identity(rt)
+if identity is None:
+    sign_in_page(rt)
+    st.stop()
+user_id = identity.user_id
 view = current_view(rt, user_id)
 
 # Send first: a new message (or a pending regenerate/edit) goes out using the controls as the
 # last run left them, before anything else is drawn or read.
 prompt = st.chat_input("Message Aeries", key="aeries.prompt", submit_mode="stop")
 hint = check_message(prompt) if prompt is not None else None
-to_send = prompt if hint is None else None
+# While the store cannot write, nothing new is sent: an answer that cannot be kept would be a
+# pretence (what was already written waits in the writer and lands when storage is back).
+refused = prompt if hint is None and prompt is not None and store_is_down(rt) else None
+to_send = prompt if hint is None and refused is None else None
 action = take_pending() if prompt is None else None
+if action is not None and store_is_down(rt):
+    refused, action = action.get("text") or "", None
 turn = None
 early = choice_from_state(rt)
 if early is not None:
@@ -34,7 +45,7 @@ if early is not None:
 
 def draw_sidebar_controls() -> ModelChoice | None:
     """Participant box, persona, model and sampling (sidebar)."""
-    identity_box()
+    identity_box(rt)
     return chat_controls(rt, view)
 
 
@@ -50,6 +61,10 @@ if note := take_notice():
 st.title(literal(view.conversation.title) if view.conversation else "New chat", anchor=False)
 if hint:
     st.warning(hint)
+if refused is not None:
+    st.warning(NOT_SENT)
+    if refused:
+        st.code(refused, language=None, wrap_lines=True)
 # The panel reads the brief and its evidence: while an answer streams, keep its place and fill
 # it after the stream, so those reads do not delay the first token.
 panel = st.empty()

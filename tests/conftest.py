@@ -112,3 +112,23 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
             return True
         time.sleep(0.01)
     return predicate()
+
+
+def participant_link(env: dict[str, str], name: str) -> dict[str, str]:
+    """Query parameters that sign in as participant ``name`` (made if new), as the personal
+    link a researcher hands out does."""
+    from aeries.auth import name_key, participant_token
+    from aeries.auth.tokens import load_or_create_key
+    from aeries.store.users import account_by_key, create_account
+
+    settings = load_settings(secrets={})
+    key = load_or_create_key(settings.key_path, settings.secret)
+    db = Database(settings.db_path)
+    try:
+        migrate(db)
+        account = account_by_key(db, name_key(name)) or create_account(
+            db, name, name_key(name), "invite"
+        )
+    finally:
+        db.close()
+    return {"p": participant_token(key, account.id, account.link_epoch)}

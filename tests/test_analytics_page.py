@@ -26,7 +26,9 @@ from test_analytics import (
 from test_snapshot import holding
 
 from aeries import ratings
+from aeries.auth import hash_secret
 from aeries.ui.analytics_latency import PICK
+from aeries.ui.text import literal
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "analytics.py")
@@ -181,14 +183,34 @@ def test_filters_from_the_url_change_the_data(page):
     assert set(charts(at)["brief_thumbs"]["brief"]) == {"Brief on"}
 
 
-def test_participant_sees_only_their_own_data(page):
-    at = ok(page({**DAYS, "u": "bob"}))
-    bobs = [r for r in EXCHANGES if r[1] == UB]
-    assert charts(at)["volume"]["requests"].sum() == len(bobs)
-    assert not [m for m in at.multiselect if m.label == "Users"]
-    assert "your own data" in texts(at.sidebar.caption)
-    at = ok(page({**DAYS, "view": "Drill-down", "u": "bob", "exchange": xid(1)}))
-    assert "that you can see" in texts(at.warning)  # alice's exchange stays closed
+def _bobs_link(tmp_path: Path) -> dict[str, str]:
+    from aeries.auth import load_or_create_key, participant_token
+
+    key = load_or_create_key(tmp_path / "aeries.duckdb.key")
+    return {"p": participant_token(key, UB, 0)}
+
+
+def test_a_participant_gets_no_analytics_at_all(page, tmp_path, monkeypatch):
+    """Analytics and its exports are for researchers: a participant's link (or a bare name,
+    which signs nobody in) opens no chart, table, drill-down or download, not even of their
+    own rows."""
+    monkeypatch.setattr("aeries.ui.identity.is_local", lambda rt: False)
+    monkeypatch.setenv("AERIES_RESEARCHER_SECRET_HASH", hash_secret("a long enough secret"))
+    for query in (
+        _bobs_link(tmp_path),
+        {"u": "bob"},
+        {**_bobs_link(tmp_path), "view": "Drill-down", "exchange": xid(1)},
+        {**_bobs_link(tmp_path), "view": "Export"},
+    ):
+        at = ok(page({**DAYS, **query}))
+        assert not charts(at) and not at.dataframe and not at.get("download_button")
+        assert "for researchers" in texts(at.error) or "Sign in" in texts(at.info)
+
+
+def test_the_researcher_sees_every_participant(page):
+    at = ok(page(DAYS))
+    assert charts(at)["volume"]["requests"].sum() == len(EXCHANGES)
+    assert [m for m in at.multiselect if m.label == "Users"]
 
 
 # ---------------------------------------------------------------------------
@@ -229,8 +251,28 @@ def test_inverted_and_empty_ranges_are_explained(page):
 def test_unknown_model_and_bad_values_in_the_link_are_explained(page):
     at = ok(page({**DAYS, "model": ["m-a", "gpt-9"], "bucket": "fortnight", "from": "2026-01-05"}))
     warning = texts(at.warning)
-    assert "`gpt-9`" in warning and "`m-a`" in warning and "fortnight" in warning
+    assert literal("gpt-9") in warning and literal("m-a") in warning and "fortnight" in warning
     assert set(charts(at)["latency_ttft"]["model"]) == {"m-a"}
+
+
+@pytest.mark.parametrize(
+    "crafted",
+    [
+        "![x](http://127.0.0.1:9/leak)",
+        "a` ![x](http://127.0.0.1:9/leak) `b",
+        "[![i](http://x/y)](z)",
+    ],
+)
+def test_values_reflected_from_the_link_cannot_inject_markdown(page, crafted):
+    """The warning quotes the unknown value: literally, so a crafted link cannot make the
+    researcher's browser fetch an image (or show a link) of the attacker's choosing."""
+    from markdown_it import MarkdownIt
+
+    at = ok(page({**DAYS, "model": crafted, "persona": crafted, "to": crafted}))
+    for warning in at.warning:
+        tokens = MarkdownIt("commonmark").parseInline(warning.value)
+        kinds = {child.type for token in tokens for child in token.children or []}
+        assert "image" not in kinds and "link_open" not in kinds, warning.value
 
 
 def test_locked_database_is_explained(page, tmp_path):

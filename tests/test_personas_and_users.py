@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from aeries.ui.text import literal
+from tests.conftest import participant_link
 from tests.test_chat_page import db_rows, last_chat_request, send
 
 
@@ -153,30 +155,22 @@ def test_forgetting_a_preference_in_the_panel_removes_it_from_requests(app, env,
 
 
 def test_user_b_cannot_list_open_search_or_export_user_a(app, env):
-    alice = app({"u": "alice"}).run()
+    alice_link, bob_link = participant_link(env, "alice"), participant_link(env, "bob")
+    alice = app(alice_link).run()
     send(alice, "alice's secret plan")
     conv = alice.query_params["c"]
-    bob = app({"u": "bob"}).run()
+    bob = app(bob_link).run()
     assert not bob.exception
     assert not [b for b in bob.button if b.key == f"conv-{conv}"]
     bob.text_input(key="aeries.search").input("secret").run()
     assert not [b for b in bob.button if (b.key or "").startswith("conv-")]
-    crafted = app({"u": "bob", "c": conv}).run()
+    crafted = app({**bob_link, "c": conv}).run()
     assert any("not yours" in t.value for t in crafted.toast) or "c" not in crafted.query_params
     assert not any("secret plan" in m.value for m in crafted.markdown)
     assert not crafted.get("download_button")
     # alice still sees it
-    again = app({"u": "alice"}).run()
+    again = app(alice_link).run()
     assert [b for b in again.button if b.key == f"conv-{conv}"]
-
-
-def test_researcher_name_cannot_be_claimed_through_the_url(app, env):
-    from aeries.ui.identity import clean_name
-
-    assert clean_name("Researcher") == ""
-    assert clean_name("  ali\x00ce \n") == "ali ce"
-    at = app({"u": "researcher"}).run()
-    assert not at.exception
 
 
 def test_oidc_login_identity_scopes_conversations(app, env):
@@ -194,8 +188,9 @@ def test_oidc_login_identity_scopes_conversations(app, env):
 
     alice = logged_in("alice@example.org")
     assert not alice.exception
-    assert any("Signed in as alice@example.org" in c.value for c in alice.sidebar.caption)
-    assert not [t for t in alice.text_input if t.key == "aeries.participant"]
+    signed_in = f"Signed in as **{literal('alice@example.org')}**"
+    assert any(signed_in in c.value for c in alice.sidebar.caption)
+    assert not [t for t in alice.text_input if t.key == "aeries.signin.name"]
     send(alice, "login-protected note")
     owner = db_rows(env, "SELECT u.name FROM conversations c JOIN users u ON u.id = c.user_id")
     assert owner == [("alice@example.org",)]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import duckdb
+
 from aeries.ids import utcnow
-from aeries.store.db import Database
+from aeries.store.db import Database, DatabaseError
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,9 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
+    # A data step too subtle for SQL, run after the statements in the same transaction. Like the
+    # SQL, it is frozen: it uses nothing from runtime modules.
+    backfill: Callable[[duckdb.DuckDBPyConnection], None] | None = None
 
 
 CORE_TABLES = Migration(
@@ -294,13 +300,92 @@ ANALYTICS_FACTS = Migration(
     ),
 )
 
+
+def _backfill_name_keys(cur: duckdb.DuckDBPyConnection) -> None:
+    """Give every existing user the key names are matched by (NFKC, no invisible characters,
+    case-folded). Where two old names now match (``Alice`` and ``alice``), the older account
+    keeps the key and the newer one gets ``<key>#<id prefix>``: both keep their rows, and
+    neither can be reached by typing a name (only by a link a researcher makes)."""
+
+    def key(name: str) -> str:
+        text = unicodedata.normalize("NFKC", name)
+        text = "".join(
+            c if unicodedata.category(c) not in ("Cc", "Cf", "Co", "Cs", "Cn") else " "
+            for c in text
+        )
+        return unicodedata.normalize("NFKC", " ".join(text.split()).casefold())
+
+    rows = cur.execute("SELECT id, name FROM users ORDER BY created_at, id").fetchall()
+    taken: set[str] = set()
+    for user_id, name in rows:
+        k = key(name)
+        if k in taken:
+            k = f"{k}#{user_id[:8]}"
+        taken.add(k)
+        origin = "researcher" if k == "researcher" else "legacy"
+        cur.execute("UPDATE users SET name_key = ?, origin = ? WHERE id = ?", [k, origin, user_id])
+
+
+IDENTITY_AND_DURABILITY = Migration(
+    6,
+    "users' name keys, roles and link epochs; persona visibility; in-flight answers; "
+    "the ledger of spill files already applied",
+    (
+        # name_key: how names are matched (unique, enforced by aeries.store.users). role: a
+        # role a researcher granted ('participant' or 'annotator'; researchers are known by
+        # their sign-in, never by a stored role). origin: how the account came to be.
+        # link_epoch: raising it revokes the account's earlier personal links.
+        "ALTER TABLE users ADD COLUMN name_key VARCHAR",
+        "ALTER TABLE users ADD COLUMN role VARCHAR NOT NULL DEFAULT 'participant'",
+        "ALTER TABLE users ADD COLUMN origin VARCHAR NOT NULL DEFAULT 'legacy'",
+        "ALTER TABLE users ADD COLUMN link_epoch INTEGER NOT NULL DEFAULT 0",
+        # Personas are owned by created_by; 'shared' ones are offered to everyone and only
+        # researchers change them, 'private' ones are their owner's alone. Until now every
+        # persona was global: the default and the researcher's stay shared, the rest become
+        # their creator's.
+        "ALTER TABLE personas ADD COLUMN visibility VARCHAR NOT NULL DEFAULT 'private'",
+        """UPDATE personas SET visibility = 'shared'
+        WHERE is_default OR created_by IS NULL
+           OR created_by IN (SELECT id FROM users WHERE name = 'researcher')""",
+        # An answer being streamed, from its first token until it ends; what is left here after
+        # a crash is filed as an 'interrupted' exchange on the next start.
+        """CREATE TABLE inflight (
+            exchange_id VARCHAR PRIMARY KEY,
+            user_id VARCHAR,
+            conversation_id VARCHAR,
+            exchange JSON NOT NULL,
+            message JSON,
+            response_text VARCHAR NOT NULL DEFAULT '',
+            reasoning_text VARCHAR,
+            e2e_ms DOUBLE,
+            chunk_count INTEGER,
+            updated_at TIMESTAMPTZ NOT NULL
+        )""",
+        # Spill files (rows the writer kept on disk while the database could not take them)
+        # already written back, so a crash between writing one back and deleting it never
+        # writes it twice.
+        """CREATE TABLE applied_spills (
+            id VARCHAR PRIMARY KEY,
+            ops INTEGER NOT NULL,
+            applied_at TIMESTAMPTZ NOT NULL
+        )""",
+    ),
+    backfill=_backfill_name_keys,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     CORE_TABLES,
     PERSONAS_AND_EVENTS,
     ARENA,
     PROFILE,
     ANALYTICS_FACTS,
+    IDENTITY_AND_DURABILITY,
 )
+
+
+class NotAeriesDatabase(DatabaseError):
+    """The file is a DuckDB database, but not one Aeries made (or one from a newer Aeries)."""
+
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY,
@@ -315,8 +400,33 @@ def applied_versions(db: Database) -> list[int]:
     return [row[0] for row in db.rows("SELECT version FROM schema_migrations ORDER BY version")]
 
 
+def _check_is_ours(db: Database, migrations: Sequence[Migration]) -> None:
+    """Refuse a database another program made, and one a newer Aeries has migrated."""
+    tables = {
+        row[0]
+        for row in db.rows(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        )
+    }
+    if tables and "schema_migrations" not in tables:
+        listed = ", ".join(sorted(tables)[:8])
+        raise NotAeriesDatabase(
+            f"The database {db.path} was not made by Aeries (it has the tables {listed}, and "
+            "no schema_migrations). Point AERIES_DB at a new file, or at an Aeries database."
+        )
+    if "schema_migrations" in tables:
+        newest = db.one("SELECT max(version) FROM schema_migrations")
+        known = max(m.version for m in migrations)
+        if newest and newest[0] is not None and newest[0] > known:
+            raise NotAeriesDatabase(
+                f"The database {db.path} was upgraded by a newer Aeries (schema version "
+                f"{newest[0]}; this one knows up to {known}). Use the newer Aeries with it."
+            )
+
+
 def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
     """Apply every pending migration in order, each in its own transaction; return those applied."""
+    _check_is_ours(db, migrations)
     done = set(applied_versions(db))
     newly: list[int] = []
     for migration in sorted(migrations, key=lambda m: m.version):
@@ -325,6 +435,8 @@ def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> list[
         with db.transaction() as cur:
             for statement in migration.statements:
                 cur.execute(statement)
+            if migration.backfill is not None:
+                migration.backfill(cur)
             cur.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                 [migration.version, migration.name, utcnow()],

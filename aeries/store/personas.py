@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Literal
 
 from aeries.ids import new_id, utcnow
 from aeries.store.db import Database
@@ -14,6 +15,9 @@ DEFAULT_PROMPT = (
     "unsure, and match the length of your answer to the question."
 )
 NAME_MAX = 80
+
+Visibility = Literal["shared", "private"]
+VISIBILITIES: tuple[Visibility, ...] = ("shared", "private")
 
 
 @dataclass(frozen=True)
@@ -29,9 +33,27 @@ class Persona:
     max_tokens: int | None = 1024
     thinking: bool = True
     is_default: bool = False
+    owner_id: str | None = None  # created_by; None for the default persona
+    visibility: Visibility = "private"
 
 
-_COLUMNS = "id, name, system_prompt, model, temperature, top_p, max_tokens, thinking, is_default"
+@dataclass(frozen=True)
+class Editor:
+    """Who wants to change personas: shared personas are the researcher's to change; a private
+    one is its owner's alone."""
+
+    user_id: str
+    researcher: bool = False
+
+    def may_edit(self, persona: Persona) -> bool:
+        """Whether this person may change or delete ``persona``."""
+        if persona.visibility == "shared":
+            return self.researcher
+        return persona.owner_id == self.user_id
+
+
+_FIELDS = "id, name, system_prompt, model, temperature, top_p, max_tokens, thinking, is_default"
+_COLUMNS = f"{_FIELDS}, created_by, visibility"
 
 
 class PersonaError(ValueError):
@@ -51,22 +73,32 @@ def validate(persona: Persona) -> Persona:
         raise PersonaError("Top p must be above 0 and at most 1.")
     if persona.max_tokens is not None and persona.max_tokens < 1:
         raise PersonaError("Max tokens must be at least 1.")
+    if persona.visibility not in VISIBILITIES:
+        raise PersonaError(f"Unknown visibility {persona.visibility!r}.")
     return replace(persona, name=name, model=persona.model or None)
 
 
-def list_personas(db: Database) -> list[Persona]:
-    """Personas that are not deleted: the default first, then by name."""
+def visible_personas(db: Database, user_id: str) -> list[Persona]:
+    """The personas ``user_id`` may use: shared ones and their own (not deleted), the default
+    first, then shared, then by name."""
     rows = db.rows(
-        f"SELECT {_COLUMNS} FROM personas WHERE NOT deleted ORDER BY is_default DESC, name, id"
+        f"""SELECT {_COLUMNS} FROM personas
+            WHERE NOT deleted AND (visibility = 'shared' OR created_by = ?)
+            ORDER BY is_default DESC, visibility = 'shared' DESC, name, id""",
+        [user_id],
     )
     return [Persona(*row) for row in rows]
 
 
-def get_persona(db: Database, persona_id: str | None) -> Persona | None:
-    """A persona by id (deleted ones too: old conversations still name them)."""
+def get_persona(db: Database, user_id: str, persona_id: str | None) -> Persona | None:
+    """A persona ``user_id`` may see, by id (deleted ones too: old conversations name them)."""
     if not persona_id:
         return None
-    row = db.one(f"SELECT {_COLUMNS} FROM personas WHERE id = ?", [persona_id])
+    row = db.one(
+        f"SELECT {_COLUMNS} FROM personas WHERE id = ? AND (visibility = 'shared' OR "
+        "created_by = ?)",
+        [persona_id, user_id],
+    )
     return Persona(*row) if row else None
 
 
@@ -75,27 +107,46 @@ def ensure_default_persona(db: Database) -> Persona:
     row = db.one(f"SELECT {_COLUMNS} FROM personas WHERE is_default AND NOT deleted LIMIT 1")
     if row:
         return Persona(*row)
-    persona = Persona(new_id(), DEFAULT_PERSONA_NAME, DEFAULT_PROMPT, is_default=True)
+    persona = Persona(
+        new_id(), DEFAULT_PERSONA_NAME, DEFAULT_PROMPT, is_default=True, visibility="shared"
+    )
     now = utcnow()
+    row = {k: v for k, v in asdict(persona).items() if k != "owner_id"}
     db.execute(
-        f"INSERT INTO personas ({_COLUMNS}, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [*asdict(persona).values(), now, now],
+        f"INSERT INTO personas ({', '.join(row)}, created_at, updated_at) "
+        f"VALUES ({', '.join('?' for _ in row)}, ?, ?)",
+        [*row.values(), now, now],
     )
     return persona
 
 
-def save_persona(writer: Writer, persona: Persona, user_id: str | None = None) -> Persona:
-    """Create or update a persona (validated); waits until it is stored."""
-    clean = validate(persona)
+def _stored(writer: Writer, persona_id: str) -> Persona | None:
+    writer.flush()
+    row = writer.db.one(f"SELECT {_COLUMNS} FROM personas WHERE id = ?", [persona_id])
+    return Persona(*row) if row else None
+
+
+def save_persona(writer: Writer, persona: Persona, editor: Editor) -> Persona:
+    """Create or update a persona (validated, and only by someone who may: see Editor);
+    waits until it is stored. A participant's personas are private to them."""
+    stored = _stored(writer, persona.id)
+    if stored is not None and not editor.may_edit(stored):
+        raise PersonaError("This persona is shared by the researcher: duplicate it to change it.")
+    visibility: Visibility = persona.visibility if editor.researcher else "private"
+    owner = stored.owner_id if stored is not None else editor.user_id
+    clean = validate(replace(persona, visibility=visibility, owner_id=owner))
     now = utcnow()
-    values = asdict(clean)
-    writer.submit(
-        Insert("personas", {**values, "created_by": user_id, "created_at": now, "updated_at": now})
-        if _is_new(writer, clean.id)
-        else Execute(
+    values = {k: v for k, v in asdict(clean).items() if k != "owner_id"}
+    if stored is None:
+        op: Insert | Execute = Insert(
+            "personas",
+            {**values, "created_by": editor.user_id, "created_at": now, "updated_at": now},
+        )
+    else:
+        op = Execute(
             """UPDATE personas SET name = ?, system_prompt = ?, model = ?, temperature = ?,
-               top_p = ?, max_tokens = ?, thinking = ?, updated_at = ? WHERE id = ?""",
+               top_p = ?, max_tokens = ?, thinking = ?, visibility = ?, updated_at = ?
+               WHERE id = ? AND (created_by = ? OR (visibility = 'shared' AND ?))""",
             [
                 clean.name,
                 clean.system_prompt,
@@ -104,31 +155,41 @@ def save_persona(writer: Writer, persona: Persona, user_id: str | None = None) -
                 clean.top_p,
                 clean.max_tokens,
                 clean.thinking,
+                clean.visibility,
                 now,
                 clean.id,
+                editor.user_id,
+                editor.researcher,
             ],
         )
-    )
+    writer.submit(op)
     writer.flush()
     return clean
 
 
-def _is_new(writer: Writer, persona_id: str) -> bool:
-    writer.flush()
-    return writer.db.one("SELECT 1 FROM personas WHERE id = ?", [persona_id]) is None
-
-
-def duplicate_persona(writer: Writer, persona: Persona, user_id: str | None = None) -> Persona:
-    """A copy named '<name> (copy)', never the default."""
+def duplicate_persona(writer: Writer, persona: Persona, editor: Editor) -> Persona:
+    """A copy named '<name> (copy)', never the default, owned by ``editor`` (private)."""
     name = f"{persona.name} (copy)"[:NAME_MAX]
-    return save_persona(writer, replace(persona, id=new_id(), name=name, is_default=False), user_id)
+    copy = replace(persona, id=new_id(), name=name, is_default=False, visibility="private")
+    return save_persona(writer, copy, editor)
 
 
-def delete_persona(writer: Writer, persona: Persona) -> None:
+def delete_persona(writer: Writer, persona: Persona, editor: Editor) -> None:
     """Delete (soft: conversations that used it keep their history). The default stays."""
     if persona.is_default:
         raise PersonaError("The default persona cannot be deleted; edit it instead.")
-    writer.submit(Execute("UPDATE personas SET deleted = true WHERE id = ?", [persona.id]))
+    stored = _stored(writer, persona.id)
+    if stored is None or not editor.may_edit(stored):
+        raise PersonaError(
+            "Only the researcher can delete a shared persona, and only its owner a private one."
+        )
+    writer.submit(
+        Execute(
+            "UPDATE personas SET deleted = true WHERE id = ? AND (created_by = ? OR "
+            "(visibility = 'shared' AND ?))",
+            [persona.id, editor.user_id, editor.researcher],
+        )
+    )
     writer.flush()
 
 

@@ -17,6 +17,7 @@ from aeries.analytics import MAX_BUCKETS, NO_PERSONA, SOURCES, FilterError, Filt
 from aeries.runtime import Runtime
 from aeries.ui import analytics_data as data
 from aeries.ui.identity import current_user, is_researcher
+from aeries.ui.text import literal
 
 # Bound widgets put their option (not its label) in the URL, so options are the short codes.
 # The default comes first: a default at index 0 lets the URL seed the range without a warning.
@@ -50,9 +51,11 @@ def _warn_unknown(param: str, known: list[str], noun: str) -> None:
     unknown = [v for v in given if v not in known]
     if not unknown:
         return
-    listed = ", ".join(f"`{k}`" for k in known[:12]) or "none yet"
+    # Values from the URL are shown literally: a crafted link must not inject Markdown.
+    listed = ", ".join(literal(k) for k in known[:12]) or "none yet"
+    shown = ", ".join(f"“{literal(u[:80])}”" for u in unknown[:10])
     st.warning(
-        f"Unknown {noun} {', '.join(f'`{u}`' for u in unknown)} in the link (`?{param}=`): "
+        f"Unknown {noun} {shown} in the link (?{param}=): "
         f"there is no data for it, so it is left out. Known {noun}s: {listed}."
     )
 
@@ -73,7 +76,10 @@ def _check_url(opts: Options, researcher: bool) -> None:
             try:
                 date.fromisoformat(raw)
             except ValueError:
-                st.warning(f"Could not read `{param}={raw}` in the link as a date (YYYY-MM-DD).")
+                st.warning(
+                    f"Could not read {param}=“{literal(raw[:40])}” in the link as a date "
+                    "(YYYY-MM-DD)."
+                )
     dated = "from" in st.query_params or "to" in st.query_params
     if dated and "range" not in st.query_params and "range" not in st.session_state:
         st.session_state["range"] = "custom"

@@ -1,107 +1,216 @@
-"""Who is using Aeries in this session: a login identity, or a participant name in the URL.
+"""Who is using this session: resolved once per run by app.py, kept across pages.
 
-With Streamlit's OIDC login configured (``[auth]`` in secrets), ``st.user`` is the identity.
-Otherwise the sidebar asks for a participant name, kept in the URL (``?u=``) so a reload keeps
-it. Until a name is given, the session uses the default researcher identity on a single-user
-machine only when no participants exist; see ``require_user``.
+Streamlit's page navigation drops query parameters, so the identity lives in session state and
+a participant's signed link (``?p=``) is put back into the URL on every page, so a reload keeps
+it. With OIDC login configured only the signed-in identity counts; otherwise a session is a
+participant through a signed link, the researcher through the researcher secret (a signed,
+expiring token in session state and a cookie), or the researcher of local mode. A bare name in
+the URL never identifies anyone.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from aeries.auth import Identity, local_mode_applies, read_participant_token
+from aeries.auth.roles import ResearcherAuth, link_role, login_role, researcher_auth
+from aeries.auth.tokens import RESEARCHER_SESSION_S, read_researcher_token
 from aeries.runtime import Runtime
-from aeries.store.users import DEFAULT_USER, ensure_user
-from aeries.text import clean_inline
-from aeries.ui.chat_state import show_conversation
+from aeries.store.users import Account, get_account, login_account, researcher_account
+from aeries.ui.chat_state import notice, show_conversation
 
-_USER = "aeries.user"
-NAME_MAX = 64
+LINK_PARAM = "p"
+LEGACY_NAME_PARAM = "u"
+RESEARCHER_COOKIE = "aeries_researcher"
+_IDENTITY = "aeries.identity"
+_RESEARCHER_TOKEN = "aeries.researcher_token"
+_SIGNED_OUT = "aeries.signed_out"
+_COOKIE_PENDING = "aeries.researcher_cookie"
+BAD_LINK_SEEN = "aeries.bad_link"
+BAD_LINK = (
+    "This personal link is not valid: it may be mistyped, or the researcher made you a new "
+    "one. Open the newest link you were given."
+)
 
 
 def login_configured() -> bool:
-    """Whether OIDC login is set up in secrets."""
+    """Whether OIDC login is set up in secrets (``[auth]``)."""
     try:
         return "auth" in st.secrets
-    except Exception:  # no secrets file at all
+    except Exception:  # no secrets file at all, or one Streamlit cannot parse
         return False
 
 
-def _login_identity() -> str | None:
+def _login_email() -> str | None:
     user = st.user
     if not getattr(user, "is_logged_in", False):
         return None
-    return str(user.get("email") or user.get("sub") or user.get("name") or "")
+    email = user.get("email") or user.get("sub")
+    return str(email).strip() if email else None
 
 
-def clean_name(raw: str) -> str:
-    """A participant name: one line, no control characters, at most 64 characters.
+def is_local(rt: Runtime) -> bool:
+    """Local mode: no researcher sign-in configured, the server listens on loopback only and
+    this browser is on the same machine (see aeries.auth.roles.local_mode_applies)."""
+    if login_configured() or rt.settings.researcher_secret_hash:
+        return False
+    return local_mode_applies(
+        bind_address=st.get_option("server.address"),
+        headers=dict(st.context.headers),
+        peer_loopback=st.context.ip_address is None,
+    )
 
-    The default researcher identity cannot be claimed through the URL.
-    """
-    name = clean_inline(raw)[:NAME_MAX]
-    return "" if name.casefold() == DEFAULT_USER else name
+
+def auth_mode(rt: Runtime) -> ResearcherAuth:
+    """How researchers sign in on this install (or 'none': nobody can)."""
+    return researcher_auth(rt.settings, oidc=login_configured(), local=is_local(rt))
 
 
-def current_user_name() -> str:
-    """The name of the person using this session."""
+def _keep(identity: Identity | None) -> Identity | None:
+    if identity is None:
+        st.session_state.pop(_IDENTITY, None)
+    else:
+        st.session_state[_IDENTITY] = identity
+    return identity
+
+
+def _from_login(rt: Runtime, cached: Identity | None) -> Identity | None:
+    email = _login_email()
+    if email is None:
+        return None
+    if cached is not None and cached.via == "login" and cached.name == email:
+        return cached
+    account = login_account(rt.db, email)
+    role = login_role(rt.settings, email, account.role)
+    return Identity(account.id, email, role, "login")
+
+
+def _from_link(rt: Runtime, token: str, cached: Identity | None) -> Identity | None:
+    if cached is not None and cached.link_token == token:
+        return cached
+    claim = read_participant_token(rt.key, token)
+    account = get_account(rt.db, claim.user_id) if claim else None
+    if claim is None or account is None or account.link_epoch != claim.epoch:
+        return None
+    return link_identity(account, token)
+
+
+def link_identity(account: Account, token: str) -> Identity:
+    """The identity a valid personal link gives."""
+    return Identity(account.id, account.name, link_role(account.role), "link", token)
+
+
+def _researcher(rt: Runtime, via: str) -> Identity:
+    account = researcher_account(rt.db)
+    return Identity(account.id, account.name, "researcher", via)  # type: ignore[arg-type]
+
+
+def _secret_session_valid(rt: Runtime, token: str | None) -> bool:
+    return read_researcher_token(rt.key, rt.settings.researcher_secret_hash, token)
+
+
+def resolve_identity(rt: Runtime) -> Identity | None:
+    """The identity of this session, or None (the sign-in page is shown). Cheap when nothing
+    changed: no database read on an ordinary rerun."""
+    cached: Identity | None = st.session_state.get(_IDENTITY)
     if login_configured():
-        identity = _login_identity()
-        if identity:
-            return identity
-    name = clean_name(st.query_params.get("u", ""))
-    return name or DEFAULT_USER
+        for param in (LINK_PARAM, LEGACY_NAME_PARAM):  # only the signed-in identity counts
+            if param in st.query_params:
+                del st.query_params[param]
+        return _keep(_from_login(rt, cached))
+    token = st.query_params.get(LINK_PARAM)
+    if token:
+        found = _from_link(rt, token, cached)
+        if found is not None:
+            return _keep(found)
+        del st.query_params[LINK_PARAM]
+        st.session_state[BAD_LINK_SEEN] = True
+        notice(BAD_LINK)
+    if cached is not None and cached.via == "link":
+        st.query_params[LINK_PARAM] = cached.link_token or ""
+        return cached
+    if cached is not None and cached.via == "secret":
+        if _secret_session_valid(rt, st.session_state.get(_RESEARCHER_TOKEN)):
+            return cached
+        notice("Your researcher sign-in has expired. Sign in again.")
+        return _keep(None)
+    if st.session_state.get(_SIGNED_OUT):
+        return _keep(None)
+    cookie = st.context.cookies.get(RESEARCHER_COOKIE)
+    if cookie and _secret_session_valid(rt, cookie):
+        st.session_state[_RESEARCHER_TOKEN] = cookie
+        return _keep(_researcher(rt, "secret"))
+    if is_local(rt):
+        return _keep(cached if cached is not None else _researcher(rt, "local"))
+    return _keep(None)
+
+
+def current_identity() -> Identity | None:
+    """The identity app.py resolved for this run."""
+    return st.session_state.get(_IDENTITY)
 
 
 def current_user(rt: Runtime) -> str:
-    """The user id for this session (created on first sight)."""
-    name = current_user_name()
-    cached = st.session_state.get(_USER)
-    if cached and cached[0] == name:
-        return cached[1]
-    user_id = ensure_user(rt.db, name)
-    st.session_state[_USER] = (name, user_id)
-    return user_id
+    """The user id of this session; a page reached without one says so and stops."""
+    identity = resolve_identity(rt)  # app.py resolved it already; cheap again (or run alone)
+    if identity is None:
+        st.info("Sign in on the start page first.")
+        st.stop()
+    return identity.user_id
 
 
 def is_researcher(rt: Runtime) -> bool:
-    """Researchers (AERIES_RESEARCHERS) see every user's data on analytics.
-
-    With no researchers configured, the default identity (no participant name, no login) of
-    a single-user install is the researcher.
-    """
-    name = current_user_name()
-    if rt.settings.researchers:
-        return name in rt.settings.researchers
-    return name == DEFAULT_USER
+    """Whether this session belongs to an authenticated researcher."""
+    identity = resolve_identity(rt)
+    return identity is not None and identity.is_researcher
 
 
-def _name_entered() -> None:
-    name = clean_name(st.session_state.get("aeries.participant", ""))
-    if name:
-        st.query_params["u"] = name
-    elif "u" in st.query_params:
-        del st.query_params["u"]
-    show_conversation(None)  # a new identity starts on a new chat
+def sign_in(identity: Identity, *, researcher_token: str | None = None) -> None:
+    """Start a session as ``identity`` (after a form proved it); the next run shows its pages."""
+    st.session_state.pop(_SIGNED_OUT, None)
+    st.session_state[_RESEARCHER_TOKEN] = researcher_token
+    if researcher_token:
+        st.session_state[_COOKIE_PENDING] = researcher_token
+    _keep(identity)
+    if identity.link_token:
+        st.query_params[LINK_PARAM] = identity.link_token
+    if LEGACY_NAME_PARAM in st.query_params:
+        del st.query_params[LEGACY_NAME_PARAM]
+    show_conversation(None)
 
 
-def identity_box() -> None:
-    """Sidebar: log in/out with OIDC when configured, else the participant name."""
-    bar = st.sidebar
-    if login_configured():
-        if getattr(st.user, "is_logged_in", False):
-            bar.caption(f"Signed in as {current_user_name()}")
-            bar.button("Log out", on_click=st.logout, key="aeries.logout")
-        else:
-            bar.button("Log in", on_click=st.login, key="aeries.login")
+def sign_out() -> None:
+    """Forget this session's identity (a participant needs their link to come back)."""
+    identity = current_identity()
+    st.session_state.pop(_RESEARCHER_TOKEN, None)
+    st.session_state[_SIGNED_OUT] = True
+    _keep(None)
+    for param in (LINK_PARAM, LEGACY_NAME_PARAM):
+        if param in st.query_params:
+            del st.query_params[param]
+    show_conversation(None)
+    if identity is not None and identity.via == "secret":
+        st.session_state[_COOKIE_PENDING] = ""
+
+
+def write_researcher_cookie() -> None:
+    """Keep (or clear, after sign-out) the researcher's signed sign-in in a cookie, so a reload
+    or a new tab does not ask for the secret again until it expires. Drawn once after a change;
+    the value is our own signed token, never user input."""
+    token = st.session_state.pop(_COOKIE_PENDING, None)
+    if token is None:
         return
-    if "aeries.participant" not in st.session_state:
-        st.session_state["aeries.participant"] = clean_name(st.query_params.get("u", ""))
-    bar.text_input(
-        "Participant name",
-        key="aeries.participant",
-        on_change=_name_entered,
-        placeholder="Your name or participant ID",
-        max_chars=NAME_MAX,
-        help="Your conversations are kept under this name (it stays in the URL).",
+    value, age = (token, RESEARCHER_SESSION_S) if token else ("", 0)
+    st.html(
+        "<script>document.cookie = "
+        f"'{RESEARCHER_COOKIE}={value}; Max-Age={age}; Path=/; SameSite=Strict'"
+        " + (location.protocol === 'https:' ? '; Secure' : '');</script>",
+        unsafe_allow_javascript=True,
+        width="content",
     )
+
+
+def personal_link(token: str) -> str:
+    """The address that signs this participant in (this app, with their token)."""
+    base = (st.context.url or "").split("?")[0]
+    return f"{base}?{LINK_PARAM}={token}"

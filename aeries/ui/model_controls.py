@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from aeries.config import public_url
 from aeries.endpoints import ModelInfo
 from aeries.llm import Sampling
 from aeries.runtime import Runtime
@@ -13,10 +14,11 @@ from aeries.store.events import log_event
 from aeries.store.personas import (
     Persona,
     ensure_default_persona,
-    list_personas,
     set_conversation_persona,
+    visible_personas,
 )
 from aeries.ui.chat_state import ChatView, notice
+from aeries.ui.text import literal
 
 _PERSONA = "aeries.persona"
 _SYNCED = "aeries.persona.synced_for"
@@ -50,6 +52,23 @@ def _apply(persona: Persona, models: list[ModelInfo]) -> None:
     index = next((i for i, m in enumerate(models) if m.id == persona.model), None)
     if index is not None:
         st.session_state["aeries.model"] = index
+
+
+def default_model_index(rt: Runtime, models: list[ModelInfo]) -> int:
+    """The model picked before the user picks one: AERIES_MODEL when it is served, else the
+    first one."""
+    wanted = rt.settings.default_model
+    if wanted is None:
+        return 0
+    return next((i for i, m in enumerate(models) if m.id == wanted), 0)
+
+
+def model_label(rt: Runtime, model: ModelInfo) -> str:
+    """How a model is named in the picker: its id, and its endpoint (without any user name or
+    password) when there are several."""
+    if len(rt.endpoints) == 1:
+        return model.id
+    return f"{model.id} · {public_url(model.endpoint)}"
 
 
 def _sync_with_conversation(
@@ -88,7 +107,7 @@ def _persona_changed(
             payload={"from": old, "to": persona.id, "name": persona.name},
         )
         view.conversation.persona_id = persona.id
-        notice(f"This conversation now uses “{persona.name}”.")
+        notice(f"This conversation now uses “{literal(persona.name)}”.")
 
 
 def choice_from_state(rt: Runtime) -> ModelChoice | None:
@@ -119,7 +138,7 @@ def choice_from_state(rt: Runtime) -> ModelChoice | None:
 def chat_controls(rt: Runtime, view: ChatView) -> ModelChoice | None:
     """Persona picker, model and sampling controls; None (said clearly) if no model answers."""
     ensure_default_persona(rt.db)
-    personas = list_personas(rt.db)
+    personas = visible_personas(rt.db, view.user_id)
     by_id = {p.id: p for p in personas}
     st.session_state[_PERSONAS] = by_id
     models = rt.models()
@@ -139,9 +158,15 @@ def chat_controls(rt: Runtime, view: ChatView) -> ModelChoice | None:
         if not models:
             st.caption("No models: the model server does not answer.")
             return None
-        labels = [m.id if len(rt.endpoints) == 1 else f"{m.id} · {m.endpoint}" for m in models]
-        if st.session_state.get("aeries.model", 0) >= len(models):
-            st.session_state["aeries.model"] = 0
+        labels = [model_label(rt, m) for m in models]
+        if "aeries.model" not in st.session_state:
+            st.session_state["aeries.model"] = default_model_index(rt, models)
+        if st.session_state["aeries.model"] >= len(models):
+            st.session_state["aeries.model"] = default_model_index(rt, models)
+        wanted = rt.settings.default_model
+        if wanted and all(m.id != wanted for m in models):
+            served = ", ".join(m.id for m in models)
+            st.warning(f"AERIES_MODEL={literal(wanted)} is not served; serving: {literal(served)}.")
         picked = st.selectbox(
             "Model", range(len(models)), key="aeries.model", format_func=lambda i: labels[i]
         )

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import streamlit as st
 
+from aeries.auth import Identity
 from aeries.ids import new_id
 from aeries.runtime import Runtime
 from aeries.store.personas import (
+    Editor,
     Persona,
     PersonaError,
     delete_persona,
     duplicate_persona,
     ensure_default_persona,
-    list_personas,
     save_persona,
+    visible_personas,
 )
+from aeries.ui.store_health import store_is_down
+from aeries.ui.text import label, literal
 
 _PICK = "aeries.personas.pick"
 _DRAFT = "aeries.personas.draft_id"
@@ -28,10 +32,21 @@ def _select(persona_id: str | None) -> None:
     st.session_state[_NEXT] = persona_id
 
 
-def persona_editor(rt: Runtime, user_id: str) -> None:
-    """The whole personas page body."""
+def _editor(identity: Identity) -> Editor:
+    return Editor(identity.user_id, researcher=identity.is_researcher)
+
+
+def _title(persona: Persona) -> str:
+    mark = " · shared" if persona.visibility == "shared" else ""
+    return f"{persona.name}{mark}"
+
+
+def persona_editor(rt: Runtime, identity: Identity) -> None:
+    """The whole personas page body: shared personas (read-only unless a researcher) and the
+    user's own."""
+    editor = _editor(identity)
     ensure_default_persona(rt.db)
-    personas = list_personas(rt.db)
+    personas = visible_personas(rt.db, identity.user_id)
     by_id = {p.id: p for p in personas}
     if _NEXT in st.session_state:
         st.session_state[_PICK] = st.session_state.pop(_NEXT)
@@ -43,7 +58,7 @@ def persona_editor(rt: Runtime, user_id: str) -> None:
             "Personas",
             [*by_id, _NEW],
             key=_PICK,
-            format_func=lambda pid: "➕ New persona" if pid == _NEW else by_id[pid].name,
+            format_func=lambda pid: "➕ New persona" if pid == _NEW else label(_title(by_id[pid])),
         )
     picked = st.session_state[_PICK]
     if picked == _NEW:
@@ -52,9 +67,23 @@ def persona_editor(rt: Runtime, user_id: str) -> None:
     else:
         persona = by_id[picked]
     with right:
-        _form(rt, user_id, persona, is_new=picked == _NEW)
+        if picked == _NEW or editor.may_edit(persona):
+            _form(rt, editor, persona, is_new=picked == _NEW)
+        else:
+            _read_only(persona)
         if picked != _NEW:
-            _actions(rt, user_id, persona)
+            _actions(rt, editor, persona)
+
+
+def _read_only(persona: Persona) -> None:
+    st.subheader(literal(persona.name), anchor=False)
+    st.caption("Shared by the researcher. Duplicate it to make your own version.")
+    st.text_area("System prompt", persona.system_prompt, disabled=True, key=f"ro-{persona.id}")
+    st.caption(
+        f"Model: {literal(persona.model or 'the one picked in the chat')} · temperature "
+        f"{persona.temperature:g} · top p {persona.top_p:g} · max tokens "
+        f"{persona.max_tokens or '–'} · thinking {'on' if persona.thinking else 'off'}"
+    )
 
 
 def _model_options(rt: Runtime, persona: Persona) -> list[str]:
@@ -65,10 +94,10 @@ def _model_options(rt: Runtime, persona: Persona) -> list[str]:
     return options
 
 
-def _form(rt: Runtime, user_id: str, persona: Persona, *, is_new: bool) -> None:
+def _form(rt: Runtime, editor: Editor, persona: Persona, *, is_new: bool) -> None:
     options = _model_options(rt, persona)
     with st.form(key=f"persona-form-{persona.id}"):
-        st.subheader("New persona" if is_new else persona.name, anchor=False)
+        st.subheader("New persona" if is_new else literal(persona.name), anchor=False)
         name = st.text_input("Name", value=persona.name, max_chars=80, key=f"p-name-{persona.id}")
         prompt = st.text_area(
             "System prompt", value=persona.system_prompt, height=160, key=f"p-prompt-{persona.id}"
@@ -93,6 +122,15 @@ def _form(rt: Runtime, user_id: str, persona: Persona, *, is_new: bool) -> None:
             key=f"p-max-{persona.id}",
         )
         thinking = st.toggle("Thinking", value=persona.thinking, key=f"p-think-{persona.id}")
+        shared = persona.visibility == "shared"
+        if editor.researcher:
+            shared = st.toggle(
+                "Shared with everyone",
+                value=shared or is_new,
+                key=f"p-shared-{persona.id}",
+                help="Shared personas are offered to every participant, who cannot change them.",
+                disabled=persona.is_default,
+            )
         submitted = st.form_submit_button("Create" if is_new else "Save", type="primary")
     if not submitted:
         return
@@ -106,37 +144,48 @@ def _form(rt: Runtime, user_id: str, persona: Persona, *, is_new: bool) -> None:
         int(max_tokens),
         bool(thinking),
         persona.is_default,
+        persona.owner_id,
+        "shared" if shared else "private",
     )
+    if store_is_down(rt):
+        st.error("Aeries cannot save right now (see the warning above); try again later.")
+        return
     try:
-        saved = save_persona(rt.writer, edited, user_id)
+        saved = save_persona(rt.writer, edited, editor)
     except PersonaError as exc:
-        st.error(str(exc))
+        st.error(literal(str(exc)))
         return
     _select(saved.id)
     st.session_state.pop(_DRAFT, None)
-    st.toast(f"Saved “{saved.name}”.")
+    st.toast(f"Saved “{literal(saved.name)}”.")
     st.rerun()
 
 
-def _actions(rt: Runtime, user_id: str, persona: Persona) -> None:
+def _actions(rt: Runtime, editor: Editor, persona: Persona) -> None:
     copy, delete = st.columns(2)
     if copy.button("Duplicate", key=f"p-dup-{persona.id}"):
-        clone = duplicate_persona(rt.writer, persona, user_id)
+        if store_is_down(rt):
+            st.error("Aeries cannot save right now (see the warning above); try again later.")
+            return
+        clone = duplicate_persona(rt.writer, persona, editor)
         _select(clone.id)
         st.rerun()
+    mine = editor.may_edit(persona)
     if delete.button(
         "Delete",
         key=f"p-del-{persona.id}",
-        disabled=persona.is_default,
+        disabled=persona.is_default or not mine,
         help="The default persona cannot be deleted."
         if persona.is_default
-        else "Conversations that used it keep their history.",
+        else "Conversations that used it keep their history."
+        if mine
+        else "Shared by the researcher: only they can delete it.",
     ):
         try:
-            delete_persona(rt.writer, persona)
+            delete_persona(rt.writer, persona, editor)
         except PersonaError as exc:
-            st.error(str(exc))
+            st.error(literal(str(exc)))
             return
         _select(None)
-        st.toast(f"Deleted “{persona.name}”.")
+        st.toast(f"Deleted “{literal(persona.name)}”.")
         st.rerun()
