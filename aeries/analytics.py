@@ -249,18 +249,20 @@ def latency_table(db: Database, f: Filters, metric: str) -> pd.DataFrame:
 
 
 def volume_trend(db: Database, f: Filters) -> pd.DataFrame:
-    """Per bucket and model: requests, errors, aborts, their rates, and tokens in and out."""
+    """Per bucket and model: requests, errors, aborts, their rates, answers interrupted by an
+    app stop or crash, and tokens in and out."""
     where, params = exchange_where(f)
     key = bucket_key("e.started_at", f.bucket)
     sql = f"""
         SELECT {bucket_time("b", f.bucket)} AS bucket, model, requests, ok, errors, aborted,
                errors / requests AS error_rate, aborted / requests AS abort_rate,
-               prompt_tokens, completion_tokens
+               interrupted, prompt_tokens, completion_tokens
         FROM (
             SELECT {key} AS b, e.model AS model, count(*) AS requests,
                    count(*) FILTER (WHERE e.status = 'ok') AS ok,
                    count(*) FILTER (WHERE e.status = 'error') AS errors,
                    count(*) FILTER (WHERE e.status = 'aborted') AS aborted,
+                   count(*) FILTER (WHERE e.status = 'interrupted') AS interrupted,
                    coalesce(sum(e.prompt_tokens), 0) AS prompt_tokens,
                    coalesce(sum(e.completion_tokens), 0) AS completion_tokens
             FROM exchanges e

@@ -17,10 +17,11 @@ import pyarrow.parquet as pq
 from aeries.analytics import Filters, exchange_where, frame
 from aeries.analytics_prefs import preference_where
 from aeries.ids import is_id
+from aeries.llm import EXCHANGE_STATUSES
 from aeries.store.db import Database
 
 DRILL_LIMIT = 200
-STATUSES = ("ok", "error", "aborted")
+STATUSES = EXCHANGE_STATUSES
 EXPORTS = ("exchanges", "signals", "votes", "preferences")
 
 

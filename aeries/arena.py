@@ -22,6 +22,7 @@ from aeries.llm import CallResult, ChatRequest, LLMStream, Sampling, stream_chat
 from aeries.ratings import expand_best_of
 from aeries.runtime import Runtime
 from aeries.store.exchanges import exchange_row, log_exchange
+from aeries.store.inflight import InflightRecord
 from aeries.store.personas import Persona
 from aeries.store.writer import Insert, WriterClosed
 
@@ -70,6 +71,7 @@ class Side:
     done: threading.Event = field(default_factory=threading.Event)
     ended_at: float | None = None
     thread: threading.Thread | None = None
+    record: InflightRecord | None = None
 
     @property
     def result(self) -> CallResult | None:
@@ -188,7 +190,10 @@ def start_round(
         new_id(), user_id, prompt, sides, blind, parent_id=previous.id if previous else None
     )
     for side in sides:  # send every request before reading any answer
-        side.stream = stream_chat(rt.pool, side.request)
+        side.record = InflightRecord(
+            rt.writer, lambda result, s=side: _side_exchange(battle, s, result), user_id=user_id
+        )
+        side.stream = stream_chat(rt.pool, side.request, side.record)
     for side in sides:
         side.thread = threading.Thread(
             target=_consume,
@@ -221,26 +226,13 @@ def log_round(rt: Runtime, battle: Round) -> None:
             },
         )
     ]
+    done = []
     for side in battle.sides:
         assert side.stream is not None
         persona = side.contestant.persona
-        params = {
-            "contestant": side.contestant.label,
-            "position": side.position,
-            "battle_id": battle.id,
-            "persona": persona.name if persona else None,
-        }
-        log_exchange(
-            rt.writer,
-            exchange_row(
-                side.request,
-                side.stream.result,
-                source="arena",
-                user_id=battle.user_id,
-                persona_id=persona.id if persona else None,
-                params=params,
-            ),
-        )
+        log_exchange(rt.writer, _side_exchange(battle, side, side.stream.result))
+        if side.record is not None:
+            done += side.record.done_ops()
         ops.append(
             Insert(
                 "battle_sides",
@@ -255,7 +247,26 @@ def log_round(rt: Runtime, battle: Round) -> None:
                 },
             )
         )
-    rt.writer.submit(*ops)
+    rt.writer.submit(*ops, *done)
+
+
+def _side_exchange(battle: Round, side: Side, result: CallResult) -> dict[str, Any]:
+    """The exchanges row of one side (in flight, or final)."""
+    persona = side.contestant.persona
+    params = {
+        "contestant": side.contestant.label,
+        "position": side.position,
+        "battle_id": battle.id,
+        "persona": persona.name if persona else None,
+    }
+    return exchange_row(
+        side.request,
+        result,
+        source="arena",
+        user_id=battle.user_id,
+        persona_id=persona.id if persona else None,
+        params=params,
+    )
 
 
 def _pairs(battle: Round, outcome: str, best: int | None) -> list[tuple[Side, Side, str]]:

@@ -10,38 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from aeries.history import history_window
 from aeries.ids import new_id, utcnow
-from aeries.llm import ChatRequest, LLMStream, Sampling, stream_chat
+from aeries.llm import CallResult, ChatRequest, LLMStream, Sampling, stream_chat
 from aeries.observer import FinishedTurn
 from aeries.runtime import Runtime
-from aeries.store.conversations import save_message
-from aeries.store.exchanges import exchange_row, log_exchange
+from aeries.store.conversations import message_row, save_message
+from aeries.store.exchanges import exchange_row
+from aeries.store.inflight import InflightRecord
 from aeries.store.signals import HEURISTICS, IMPLICIT, signal_row
 from aeries.store.writer import Insert, Writer
 from aeries.tree import Message
-
-
-def bounded_history(branch: list[Message], history: int) -> list[dict[str, str]]:
-    """The last ``history`` messages of the branch as chat messages.
-
-    Empty (failed) answers are dropped; neighbours of the same role are merged so chat templates
-    that demand alternating roles accept the result; the window never starts with an answer.
-    """
-    turns: list[dict[str, str]] = []
-    for message in branch:
-        if message.role not in ("user", "assistant") or not message.content:
-            continue
-        if turns and turns[-1]["role"] == message.role:
-            turns[-1] = {
-                "role": message.role,
-                "content": f"{turns[-1]['content']}\n\n{message.content}",
-            }
-        else:
-            turns.append({"role": message.role, "content": message.content})
-    window = turns[-history:]
-    while window and window[0]["role"] == "assistant":
-        window = window[1:]
-    return window
 
 
 def system_messages(*parts: str | None) -> list[dict[str, str]]:
@@ -65,6 +44,7 @@ class TurnSpec:
     persona_id: str | None = None
     brief_enabled: bool | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    max_model_len: int | None = None  # the model's context, bounding the history by tokens
 
 
 class Turn:
@@ -77,21 +57,32 @@ class Turn:
         self.previous_answer = next(
             (m.content for m in reversed(branch[:-1]) if m.role == "assistant"), None
         )
-        messages = system_messages(spec.system_prompt, spec.brief)
-        messages += bounded_history(branch, runtime.settings.history)
+        system = system_messages(spec.system_prompt, spec.brief)
+        # Bounded by messages and by tokens: one huge old message cannot fill the context.
+        self.window = history_window(
+            branch,
+            history=runtime.settings.history,
+            max_model_len=spec.max_model_len,
+            max_tokens=spec.sampling.max_tokens,
+            system=system,
+        )
+        messages = system + self.window.messages
         self.request = ChatRequest(spec.endpoint, spec.model, messages, spec.sampling)
-        self.stream: LLMStream = stream_chat(runtime.pool, self.request)
         self.message_id = new_id()
         self.answer: Message | None = None
+        # Kept in the inflight table from the first token on, so a crash leaves what was shown.
+        self.record = InflightRecord(
+            runtime.writer,
+            self._exchange_row,
+            user_id=spec.user_id,
+            conversation_id=spec.conversation_id,
+            message=lambda started: message_row(self._message(started, "interrupted")),
+        )
+        self.stream: LLMStream = stream_chat(runtime.pool, self.request, self.record)
 
-    def finish(self) -> Message:
-        """Close the stream if still open, then log the exchange and store the answer."""
-        if self.answer is not None:
-            return self.answer
-        self.stream.close()
-        result = self.stream.result
+    def _message(self, result: CallResult, status: str) -> Message:
         spec = self.spec
-        self.answer = Message(
+        return Message(
             id=self.message_id,
             conversation_id=spec.conversation_id,
             parent_id=self.parent.id,
@@ -99,26 +90,22 @@ class Turn:
             content=result.content,
             created_at=utcnow(),
             reasoning=result.reasoning or None,
-            status=result.status,
+            status=status,
             exchange_id=result.id,
             origin=spec.origin,
             origin_message_id=spec.origin_message_id,
-            meta={
-                "model": spec.model,
-                "ttft_ms": result.ttft_ms,
-                "e2e_ms": result.e2e_ms,
-                "completion_tokens": result.completion_tokens,
-                "prompt_tokens": result.prompt_tokens,
-                "error": result.error,
-                "started_at": result.started_at,
-                "persona_id": spec.persona_id,
-                "brief_enabled": spec.brief_enabled,
-            },
         )
-        params = {**spec.params, "history": self.runtime.settings.history}
+
+    def _exchange_row(self, result: CallResult) -> dict[str, Any]:
+        spec = self.spec
+        params = {
+            **spec.params,
+            "history": self.runtime.settings.history,
+            "history_omitted": self.window.omitted,
+        }
         if spec.system_prompt:
             params["system_prompt"] = spec.system_prompt
-        row = exchange_row(
+        return exchange_row(
             self.request,
             result,
             source="chat",
@@ -129,8 +116,30 @@ class Turn:
             brief_enabled=spec.brief_enabled,
             params=params,
         )
-        log_exchange(self.runtime.writer, row)
-        save_message(self.runtime.writer, spec.user_id, self.answer)
+
+    def finish(self) -> Message:
+        """Close the stream if still open, then log the exchange and store the answer."""
+        if self.answer is not None:
+            return self.answer
+        self.stream.close()
+        result = self.stream.result
+        spec = self.spec
+        self.answer = self._message(result, result.status)
+        self.answer.meta = {
+            "model": spec.model,
+            "ttft_ms": result.ttft_ms,
+            "e2e_ms": result.e2e_ms,
+            "completion_tokens": result.completion_tokens,
+            "prompt_tokens": result.prompt_tokens,
+            "error": result.error,
+            "started_at": result.started_at,
+            "persona_id": spec.persona_id,
+            "brief_enabled": spec.brief_enabled,
+        }
+        writer = self.runtime.writer
+        writer.submit(Insert("exchanges", self._exchange_row(result)))
+        save_message(writer, spec.user_id, self.answer)
+        writer.submit(*self.record.done_ops())
         if result.status == "aborted":
             implicit_signal(
                 self.runtime.writer,

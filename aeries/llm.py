@@ -9,6 +9,7 @@ ITL = gaps between output chunks; TPOT = (E2EL âˆ’ TTFT) / (completion_tokens âˆ
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import socket
 import threading
@@ -16,7 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx2
 import openai
@@ -24,7 +25,24 @@ import openai
 from aeries.errors import describe_error
 from aeries.ids import new_id, utcnow
 
+log = logging.getLogger(__name__)
+
 Status = Literal["ok", "error", "aborted"]
+# What an exchange row can say: how the call ended, or 'interrupted' for an answer that was
+# still streaming when the app stopped (filed from its in-flight record at the next start).
+ExchangeStatus = Literal["ok", "error", "aborted", "interrupted"]
+EXCHANGE_STATUSES: tuple[ExchangeStatus, ...] = ("ok", "error", "aborted", "interrupted")
+
+
+class StreamHook(Protocol):
+    """Told about a stream's progress on its reader thread (never the page's): used to keep an
+    in-flight record of the answer. Must be quick and must not raise."""
+
+    def prepare(self, result: CallResult) -> None:
+        """The request is out and the first chunk not yet in: do slow set-up now."""
+
+    def output(self, result: CallResult, now: float) -> None:
+        """An output chunk arrived at perf_counter ``now``; ``result`` holds the text so far."""
 
 
 @dataclass(frozen=True)
@@ -163,10 +181,13 @@ class LLMStream:
     ``close()`` returns, whatever happened.
     """
 
-    def __init__(self, client: openai.OpenAI, request: ChatRequest) -> None:
+    def __init__(
+        self, client: openai.OpenAI, request: ChatRequest, hook: StreamHook | None = None
+    ) -> None:
         self.request = request
         self.result = CallResult(id=new_id())
         self._client = client
+        self._hook = hook
         self._stream: Any = None
         self._t0 = 0.0
         self._last_output = 0.0
@@ -251,17 +272,22 @@ class LLMStream:
     def _read(self) -> None:
         """The reader thread: every chunk timestamped on arrival, deltas handed over."""
         status: Status = "aborted"
+        self._call_hook(None)
         try:
             for chunk in self._stream:
                 now = time.perf_counter()
                 if chunk.usage is not None:
                     self.result.prompt_tokens = chunk.usage.prompt_tokens
                     self.result.completion_tokens = chunk.usage.completion_tokens
+                produced = False
                 for choice in chunk.choices:
                     if choice.finish_reason:
                         self.result.finish_reason = choice.finish_reason
                     for delta in self._output(choice.delta, now):
                         self._queue.put(delta)
+                        produced = True
+                if produced:
+                    self._call_hook(now)  # after the page has the delta: never delays it
                 if self._abort.is_set():
                     break
             status = "aborted" if self._abort.is_set() else "ok"
@@ -275,6 +301,18 @@ class LLMStream:
             self._close_stream()
             self._read_status = status
             self._queue.put(None)
+
+    def _call_hook(self, now: float | None) -> None:
+        hook = self._hook
+        if hook is None:
+            return
+        try:
+            if now is None:
+                hook.prepare(self.result)
+            else:
+                hook.output(self.result, now)
+        except Exception:  # a record that cannot be kept must never break the answer
+            log.exception("stream hook failed")
 
     def _output(self, delta: Any, now: float) -> Iterator[Delta]:
         reasoning = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
@@ -361,6 +399,8 @@ def _shutdown_socket(stream: Any) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
-def stream_chat(pool: ClientPool, request: ChatRequest) -> LLMStream:
+def stream_chat(
+    pool: ClientPool, request: ChatRequest, hook: StreamHook | None = None
+) -> LLMStream:
     """Open a streaming call (request sent immediately)."""
-    return LLMStream(pool.get(request.endpoint), request).start()
+    return LLMStream(pool.get(request.endpoint), request, hook).start()

@@ -7,22 +7,29 @@ answers, else the built-in simulator starts on a free loopback port and the UI s
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 
+import duckdb
+
+from aeries.auth import SignInThrottle, load_or_create_key
 from aeries.config import DEFAULT_BASE_URL, Settings
 from aeries.endpoints import EndpointStatus, ModelInfo, answers, list_models
 from aeries.llm import ClientPool, warm_up_client_stack
 from aeries.observer import Observer
 from aeries.store.db import Database
+from aeries.store.inflight import recover_inflight
 from aeries.store.migrations import migrate
-from aeries.store.writer import Writer
+from aeries.store.writer import Writer, replay_spills
 
 log = logging.getLogger(__name__)
 
 _MODELS_TTL_S = 15.0
+OBSERVER_DRAIN_S = 20.0  # at shutdown: long enough for an observer call to end (its timeout)
 
 
 @dataclass
@@ -34,12 +41,15 @@ class Runtime:
     writer: Writer
     pool: ClientPool
     endpoints: list[str]
+    key: bytes = field(default=b"", repr=False)  # signs participant links, researcher sessions
     simulated: bool = False
     sim: object | None = None
     observer: Observer | None = None
+    throttle: SignInThrottle = field(default_factory=SignInThrottle)
     _status: list[EndpointStatus] = field(default_factory=list)
     _status_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _closed: bool = False
 
     def endpoint_status(self, refresh: bool = False) -> list[EndpointStatus]:
         """Each endpoint's health and models, re-read at most every 15 s (or on refresh)."""
@@ -62,9 +72,15 @@ class Runtime:
         return next((m for m in self.models() if m.id == model_id), None)
 
     def close(self) -> None:
-        """Finish observing, flush pending writes, release the database and simulator."""
+        """Finish observing, flush pending writes, checkpoint and release the database, then
+        the simulator (last: the observer may still be calling it). Runs at interpreter exit
+        too (a clean stop, SIGTERM or Ctrl-C), so no observed answer is lost then."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
         if self.observer is not None:
-            self.observer.close()
+            self.observer.close(OBSERVER_DRAIN_S)
         self.writer.close()
         self.db.close()
         stop = getattr(self.sim, "stop", None)
@@ -77,6 +93,12 @@ def open_store(settings: Settings) -> tuple[Database, Writer]:
     db = Database(settings.db_path)
     try:
         migrate(db)
+        replay_spills(db)  # rows an earlier process kept on disk while the store failed
+        recover_inflight(db)  # answers a crash left half-streamed
+        try:  # a copy of the file alone then holds the schema and every row
+            db.checkpoint()
+        except duckdb.Error as exc:  # e.g. a full disk: the writer will say so; start anyway
+            log.warning("Checkpoint at start failed: %s", exc)
     except Exception:
         db.close()
         raise
@@ -92,6 +114,7 @@ def start_simulator() -> object:
 
 def build_runtime(settings: Settings) -> Runtime:
     """Open the store and resolve endpoints as described in the module docstring."""
+    key = load_or_create_key(settings.key_path, settings.secret)
     db, writer = open_store(settings)
     warm_up_client_stack()
     pool = ClientPool(
@@ -100,14 +123,14 @@ def build_runtime(settings: Settings) -> Runtime:
         read_timeout_s=settings.read_timeout_s,
     )
     if settings.endpoints_configured:
-        rt = Runtime(settings, db, writer, pool, list(settings.base_urls))
+        rt = Runtime(settings, db, writer, pool, list(settings.base_urls), key)
     elif answers(DEFAULT_BASE_URL, settings.api_key):
-        rt = Runtime(settings, db, writer, pool, [DEFAULT_BASE_URL])
+        rt = Runtime(settings, db, writer, pool, [DEFAULT_BASE_URL], key)
     else:
         sim = start_simulator()
         log.warning("No vLLM configured or on localhost:8000; answers are simulated.")
         base_url = sim.base_url  # type: ignore[attr-defined]
-        rt = Runtime(settings, db, writer, pool, [base_url], simulated=True, sim=sim)
+        rt = Runtime(settings, db, writer, pool, [base_url], key, simulated=True, sim=sim)
     rt.observer = Observer(
         writer,
         ClientPool(
@@ -118,4 +141,13 @@ def build_runtime(settings: Settings) -> Runtime:
         rt.find_model,
         observer_model=settings.observer_model,
     )
+    # At exit, before the writer's own hook (exit hooks run last-in first); a weak reference,
+    # so runtimes that tests build and close are not kept alive until exit.
+    atexit.register(_close_at_exit, weakref.ref(rt))
     return rt
+
+
+def _close_at_exit(ref: weakref.ref[Runtime]) -> None:
+    rt = ref()
+    if rt is not None:
+        rt.close()

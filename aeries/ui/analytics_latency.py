@@ -105,6 +105,12 @@ def _volume_charts(volume: pd.DataFrame) -> None:
                 y_title="share of requests",
             )
             st.altair_chart(chart, width="stretch")
+    interrupted = int(volume["interrupted"].sum())
+    if interrupted:
+        st.caption(
+            f"{interrupted:,} answers were interrupted by an app stop or crash (status "
+            "'interrupted', with the text received until then); they count in Requests only."
+        )
     cols = st.columns(2)
     for col, column, title in (
         (cols[0], "prompt_tokens", "Tokens in (prompt)"),

@@ -21,6 +21,7 @@ from aeries.tree import Message
 from aeries.ui.chat_state import ChatView, brief_default, remember
 from aeries.ui.messages import answer_controls
 from aeries.ui.model_controls import ModelChoice
+from aeries.ui.store_health import UNSAVED_ANSWER, store_is_down
 from aeries.ui.stream_view import render_stream
 
 
@@ -47,6 +48,7 @@ def _spec(
         persona_id=choice.persona.id if choice.persona else None,
         brief_enabled=brief_on,
         params=params,
+        max_model_len=choice.model.max_model_len,
     )
 
 
@@ -144,6 +146,8 @@ def stream_turn(rt: Runtime, view: ChatView, turn: Turn) -> None:
         with st.chat_message("assistant"):
             render_stream(turn.stream)
             answer_controls(rt, view, _settle(view, turn), {})
+            if store_is_down(rt):
+                st.error(UNSAVED_ANSWER)
     finally:
         # Runs on Stop, on a rerun (new input mid-stream) and on page change too: the stream
         # is closed (vLLM aborts the request) and the partial answer is stored as 'aborted'.
