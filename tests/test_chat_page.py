@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from aeries.ui.text import literal
+
 
 def send(at, text: str):
     at.chat_input(key="aeries.prompt").set_value(text).run()
@@ -114,7 +116,8 @@ def test_failures_show_clear_message_and_are_logged(app, env, sim, fault, kind, 
     at = app().run()
     send(at, "hello")
     assert not at.exception
-    assert any(words in e.value for e in at.error)
+    # Error texts are shown literally (they may quote the request): compare escaped forms.
+    assert any(literal(words) in e.value for e in at.error)
     assert db_rows(env, "SELECT status, error_kind FROM exchanges WHERE source = 'chat'") == [
         ("error", kind)
     ]

@@ -21,6 +21,7 @@ from aeries.analytics_drill import (
 )
 from aeries.runtime import Runtime
 from aeries.ui import analytics_data as data
+from aeries.ui.text import answer_markdown, literal
 
 ALL = "(all)"
 BRIEF = {True: "on", False: "off"}
@@ -105,15 +106,17 @@ def show_exchange(detail: ExchangeDetail) -> None:
     """One exchange in full: request, answer, reasoning, timings, params and signals."""
     row = detail.row
     when = row["started_at"].astimezone(UTC)
+    # Names, models and errors are data, some of it typed by participants: shown literally.
     st.markdown(
-        f"**{row['model']}** · {row['source']} · status **{row['status']}** · "
-        f"{when:%Y-%m-%d %H:%M:%S} UTC · user {row.get('user_name') or '–'} · "
-        f"persona {row.get('persona_name') or '–'} · "
+        f"**{literal(row['model'])}** · {literal(row['source'])} · status "
+        f"**{literal(row['status'])}** · {when:%Y-%m-%d %H:%M:%S} UTC · "
+        f"user {literal(row.get('user_name') or '–')} · "
+        f"persona {literal(row.get('persona_name') or '–')} · "
         f"brief {BRIEF.get(row.get('brief_enabled'), '–')}"
     )
-    st.caption(f"Exchange `{row['id']}` · endpoint {row.get('endpoint') or '–'}")
+    st.caption(f"Exchange {literal(row['id'])} · endpoint {literal(row.get('endpoint') or '–')}")
     if row.get("error"):
-        st.error(f"{row.get('error_kind') or 'error'}: {row['error']}")
+        st.error(f"{literal(row.get('error_kind') or 'error')}: {literal(row['error'])}")
     _metrics(row)
     st.markdown("**Request**")
     if detail.request is None:
@@ -125,7 +128,10 @@ def show_exchange(detail: ExchangeDetail) -> None:
             st.text(row["reasoning_text"])
     st.markdown("**Answer**")
     with st.container(border=True):
-        st.markdown(row.get("response_text") or "_(no answer)_")
+        if row.get("response_text"):
+            answer_markdown(row["response_text"])
+        else:
+            st.markdown("_(no answer)_")
     with st.expander("Parameters and stream statistics"):
         st.json(detail.params or {}, expanded=1)
         stats = {k: row.get(k) for k in ("itl_mean_ms", "itl_p50_ms", "itl_p95_ms", "itl_max_ms")}
@@ -170,7 +176,7 @@ def drill_tab(rt: Runtime, f: Filters) -> None:
         return
     detail = exchange_detail(rt.db, exchange_id, f.users)
     if detail is None:
-        st.warning(f"No exchange `{exchange_id[:60]}` that you can see.")
+        st.warning(f"No exchange “{literal(exchange_id[:60])}” that you can see.")
         return
     show_exchange(detail)
 

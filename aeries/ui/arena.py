@@ -19,10 +19,11 @@ from aeries.arena import (
 from aeries.errors import RESTING
 from aeries.llm import Sampling
 from aeries.runtime import Runtime
-from aeries.store.personas import ensure_default_persona, list_personas
+from aeries.store.personas import ensure_default_persona, visible_personas
 from aeries.text import check_message
 from aeries.ui.messages import metrics_caption
-from aeries.ui.text import literal
+from aeries.ui.store_health import NOT_SENT, store_is_down
+from aeries.ui.text import answer_markdown, literal, live_markdown
 
 _ROUND = "arena.round"
 _HISTORY = "arena.history"
@@ -39,14 +40,14 @@ def _letter(position: int) -> str:
     return "ABCD"[position]
 
 
-def contestant_setup(rt: Runtime) -> list[Contestant] | None:
+def contestant_setup(rt: Runtime, user_id: str) -> list[Contestant] | None:
     """Pick 2–4 contestants (model + persona + temperature); None when no model answers."""
     models = rt.models()
     if not models:
         st.warning(RESTING)
         return None
     ensure_default_persona(rt.db)
-    personas = list_personas(rt.db)
+    personas = visible_personas(rt.db, user_id)
     with st.expander("Contestants", expanded=st.session_state.get(_ROUND) is None):
         count = st.number_input("How many", 2, 4, 2, key="arena.n")
         columns = st.columns(int(count))
@@ -99,6 +100,10 @@ def handle_prompt(rt: Runtime, user_id: str, contestants: list[Contestant]) -> N
     hint = check_message(prompt)
     if hint:
         st.warning(hint)
+        return
+    if store_is_down(rt):
+        st.warning(NOT_SENT)
+        st.code(prompt, language=None, wrap_lines=True)
         return
     current: Round | None = st.session_state.get(_ROUND)
     continuing = current is not None and st.session_state.get("arena.continue", False)
@@ -165,7 +170,7 @@ def _side_footer(side: Side) -> None:
     if result is None:
         return
     if result.error:
-        st.error(result.error)
+        st.error(literal(result.error))
     elif result.status == "aborted":
         st.caption("Stopped.")
     st.caption(metrics_caption(None, result.ttft_ms, result.e2e_ms, result.completion_tokens))
@@ -180,11 +185,17 @@ def render_round(rt: Runtime, battle: Round, *, live: bool) -> None:
     for side, column in zip(battle.sides, columns, strict=True):
         with column:
             st.markdown(_side_header(battle, side.position))
-            if side.reasoning and side.done.is_set():
+            # Before a blind vote, a Reasoning panel on one side only would tell which side is
+            # the reasoning model: reasoning is shown once names are.
+            revealed = not battle.blind or battle.vote is not None
+            if side.reasoning and side.done.is_set() and revealed:
                 with st.expander("Reasoning"):
-                    st.markdown(side.reasoning)
+                    answer_markdown(side.reasoning)
             slot = st.empty()
-            slot.markdown(side.text or "…")
+            if side.done.is_set() and side.text:
+                answer_markdown(side.text, into=slot.container())
+            else:
+                slot.markdown(live_markdown(side.text) or "…")
             if live and not side.done.is_set():
                 st.button(
                     "⏹ Stop", key=f"arena.stop.{battle.id}.{side.position}", on_click=side.stop
@@ -202,7 +213,7 @@ def render_round(rt: Runtime, battle: Round, *, live: bool) -> None:
         for i, side in enumerate(battle.sides):
             if side.text != shown[i]:
                 shown[i] = side.text
-                slots[i].markdown(side.text + " ▌")
+                slots[i].markdown(live_markdown(side.text) + " ▌")
     log_round(rt, battle)
     st.rerun()
 
@@ -242,7 +253,7 @@ def vote_controls(rt: Runtime, battle: Round) -> None:
 
 def arena_body(rt: Runtime, user_id: str) -> None:
     """The whole arena: setup, prompt, rounds, vote, actions."""
-    contestants = contestant_setup(rt)
+    contestants = contestant_setup(rt, user_id)
     if note := st.session_state.pop("arena.notice", None):
         st.warning(note)
     if contestants is not None:

@@ -1,6 +1,13 @@
-"""The branch on screen: messages with sibling navigation, edit, regenerate and feedback."""
+"""The branch on screen: messages with sibling navigation, edit, regenerate and feedback.
+
+Only the end of the branch is drawn (every message costs a dozen widgets, and a conversation
+may hold thousands); older messages come back a window at a time. A very long message is drawn
+cut, saying how much is hidden, with a control to show it whole.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -11,10 +18,20 @@ from aeries.store.facts import message_context
 from aeries.store.signals import latest_feedback, record_feedback
 from aeries.text import check_message
 from aeries.tree import Message
-from aeries.ui.chat_state import ChatView, notice, remember, set_pending
-from aeries.ui.text import literal
+from aeries.ui.chat_state import (
+    ChatView,
+    ensure_texts,
+    notice,
+    remember,
+    set_pending,
+    show_earlier,
+)
+from aeries.ui.text import answer_markdown, literal
 
 _EDITING = "aeries.chat.editing"
+_WHOLE = "aeries.chat.whole"  # keys of long texts the reader chose to see whole
+LONG_TEXT = 20_000  # characters of a message drawn before "Show the whole message"
+_LINE_SLACK = 2_000  # cut at a line break if there is one this close to the limit
 
 
 def metrics_caption(
@@ -32,16 +49,79 @@ def metrics_caption(
 
 
 def render_branch(rt: Runtime, view: ChatView) -> None:
-    """Every message of the branch on screen, with its controls."""
+    """The last ``view.shown`` messages of the branch on screen, with their controls, under a
+    button that brings back older ones."""
+    ensure_texts(rt, view)  # a read only after the window widened or the branch switched
     branch = view.branch
-    answers = [m.id for m in branch if m.role == "assistant"]
+    hidden = max(0, len(branch) - view.shown)
+    if hidden:
+        st.button(
+            f"Show earlier messages ({hidden:,} more)",
+            key="aeries.chat.earlier",
+            icon=":material/expand_less:",
+            on_click=show_earlier,
+            args=(view,),
+        )
+    window = branch[hidden:]
+    answers = [m.id for m in window if m.role == "assistant"]
     feedback = latest_feedback(rt.db, view.user_id, answers) if answers else {}
-    for message in branch:
+    for message in window:
         with st.chat_message(message.role):
             if message.role == "user":
                 _user_message(rt, view, message)
             else:
                 _assistant_message(rt, view, message, feedback.get(message.id, {}))
+
+
+def message_body(message: Message, text: str) -> None:
+    """One message's text as drawn: a participant's literally, an answer as Markdown."""
+    if message.role == "user":
+        st.markdown(literal(text))
+    else:
+        answer_markdown(text)
+
+
+def _content(message: Message) -> None:
+    """A message's text, cut if very long; says so if the text is missing."""
+    if not message.loaded:  # its conversation was deleted meanwhile, or the store failed
+        st.caption("The text of this message could not be loaded; reload the page to try again.")
+        return
+    _long_text(message.id, message.content, lambda text: message_body(message, text))
+
+
+def _long_text(key: str, text: str, draw: Callable[[str], None]) -> None:
+    """Draw ``text``, cut at ~LONG_TEXT characters unless the reader asked for all of it; what
+    is left out is always said, never silently dropped."""
+    whole: set[str] = st.session_state.get(_WHOLE, set())
+    if len(text) <= LONG_TEXT:
+        draw(text)
+        return
+    if key in whole:
+        draw(text)
+        st.button("Show less", key=f"less-{key}", on_click=_set_whole, args=(key, False))
+        return
+    cut = _cut_at(text)
+    draw(text[:cut])
+    st.caption(
+        f"Showing the first {cut:,} of {len(text):,} characters; "
+        f"{len(text) - cut:,} more are hidden."
+    )
+    st.button("Show the whole message", key=f"whole-{key}", on_click=_set_whole, args=(key, True))
+
+
+def _cut_at(text: str) -> int:
+    """Where to cut a long text: the last line break near the limit, else the limit."""
+    newline = text.rfind("\n", LONG_TEXT - _LINE_SLACK, LONG_TEXT)
+    return newline if newline > 0 else LONG_TEXT
+
+
+def _set_whole(key: str, whole: bool) -> None:
+    keys: set[str] = set(st.session_state.get(_WHOLE, set()))
+    if whole:
+        keys.add(key)
+    else:
+        keys.discard(key)
+    st.session_state[_WHOLE] = keys
 
 
 def _sibling_nav(rt: Runtime, view: ChatView, message: Message, column: DeltaGenerator) -> None:
@@ -79,7 +159,7 @@ def _user_message(rt: Runtime, view: ChatView, message: Message) -> None:
     if st.session_state.get(_EDITING) == message.id:
         _edit_form(view, message)
         return
-    st.markdown(literal(message.content))
+    _content(message)
     nav, edit, _ = st.columns([3, 1, 6], vertical_alignment="center")
     _sibling_nav(rt, view, message, nav)
     edit.button(
@@ -112,14 +192,19 @@ def _edit_form(view: ChatView, message: Message) -> None:
 def _assistant_message(rt: Runtime, view: ChatView, message: Message, feedback: dict) -> None:
     if message.reasoning:
         with st.expander("Reasoning", expanded=False):
-            st.markdown(message.reasoning)
-    if message.content:
-        st.markdown(message.content)
+            _long_text(f"r-{message.id}", message.reasoning, answer_markdown)
+    if message.content or not message.loaded:
+        _content(message)
     meta = message.meta
     if message.status == "error":
-        st.error(meta.get("error") or "This answer failed.")
+        st.error(literal(meta.get("error") or "This answer failed."))
     elif message.status == "aborted":
         st.caption("Stopped before the end.")
+    elif message.status == "interrupted":
+        st.warning(
+            "Interrupted: Aeries stopped (a restart or a crash) before this answer ended. This "
+            "is what had arrived; regenerate it for a whole answer."
+        )
     st.caption(
         metrics_caption(
             meta.get("model"),

@@ -10,6 +10,7 @@ from streamlit.delta_generator import DeltaGenerator
 from aeries.llm import LLMStream
 from aeries.streaming import StreamText, Throttle
 from aeries.ui.messages import metrics_caption
+from aeries.ui.text import answer_markdown, literal, live_markdown
 
 CURSOR = " ▌"
 
@@ -31,16 +32,16 @@ class _Canvas:
             if self._reasoning is None:
                 box = self._reasoning_slot.container().expander("Reasoning", expanded=False)
                 self._reasoning = box.empty()
-            self._reasoning.markdown(text.reasoning)
+            self._reasoning.markdown(live_markdown(text.reasoning))
         if final:
             # One element for the whole answer, as a reload shows it (and markdown that spans
             # paragraphs, like a numbered list, renders as one).
-            self._slot.markdown(text.content)
+            answer_markdown(text.content, into=self._slot.container())
             return
         for block in text.new_blocks():
-            self._live.markdown(block)
+            self._live.markdown(live_markdown(block))
             self._live = self._body.empty()
-        self._live.markdown(text.tail + CURSOR)
+        self._live.markdown(live_markdown(text.tail) + CURSOR)
 
 
 def render_stream(stream: LLMStream, interval_s: float = 0.05) -> StreamText:
@@ -58,7 +59,7 @@ def render_stream(stream: LLMStream, interval_s: float = 0.05) -> StreamText:
     canvas.draw(text, final=True)
     result = stream.result
     if result.error:
-        st.error(result.error)
+        st.error(literal(result.error))
     st.caption(
         metrics_caption(
             stream.request.model, result.ttft_ms, result.e2e_ms, result.completion_tokens

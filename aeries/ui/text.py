@@ -1,8 +1,14 @@
-"""Showing untrusted text in Streamlit as text (markdown syntax shown, never interpreted)."""
+"""Showing untrusted text in Streamlit: names and titles literally (markdown syntax shown, never
+interpreted), model answers as Markdown that can never make the browser fetch an image."""
 
 from __future__ import annotations
 
 import re
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from aeries.safe_markdown import safe_markdown
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])")
 # Streamlit's markdown turns " -> ", " -- ", " >= " … into arrows and dashes within one text
@@ -27,3 +33,22 @@ def literal(text: str) -> str:
 def label(text: str) -> str:
     """A widget label (labels accept markdown) showing ``text`` literally."""
     return literal(text.replace("\n", " "))
+
+
+def answer_markdown(text: str, *, into: DeltaGenerator | None = None) -> None:
+    """A model answer (or reasoning) as Markdown, with every image turned into a link a person
+    may click: an image in text a model or a participant controls would otherwise be fetched
+    by the browser at once, a way to send data out. The addresses left unloaded are listed."""
+    target = into if into is not None else st
+    safe = safe_markdown(text)
+    target.markdown(safe.text)
+    if safe.blocked:
+        shown = ", ".join(literal(url[:200]) for url in safe.blocked[:5])
+        more = f" and {len(safe.blocked) - 5} more" if len(safe.blocked) > 5 else ""
+        target.caption(f"Images not loaded (they would contact another site): {shown}{more}")
+
+
+def live_markdown(text: str) -> str:
+    """Markdown for text still streaming: the same protection, without the list (it is drawn
+    many times a second; the finished answer lists what was left unloaded)."""
+    return safe_markdown(text).text
