@@ -15,21 +15,21 @@ with store_guard(rt):
     identity = resolve_identity(rt)
 # The chat page is also the start page: without an identity it shows the sign-in, so signing in
 # changes what that page shows, not which page is open.
-chat = st.Page("pages/chat.py", title="Chat", icon="💬", default=True, url_path="chat")
+chat = st.Page("views/chat.py", title="Chat", icon="💬", default=True, url_path="chat")
 if identity is None:
     pages = [chat]
 else:
     pages = [
         chat,
-        st.Page("pages/arena.py", title="Arena", icon="⚔️", url_path="arena"),
-        st.Page("pages/personas.py", title="Personas", icon="🎭", url_path="personas"),
+        st.Page("views/arena.py", title="Arena", icon="⚔️", url_path="arena"),
+        st.Page("views/personas.py", title="Personas", icon="🎭", url_path="personas"),
     ]
     # Research pages: for researchers; when nobody can be one, they say how to set one up.
     if identity.is_researcher or auth_mode(rt) == "none":
         pages += [
-            st.Page("pages/analytics.py", title="Analytics", icon="📈", url_path="analytics"),
+            st.Page("views/analytics.py", title="Analytics", icon="📈", url_path="analytics"),
             st.Page(
-                "pages/participants.py",
+                "views/participants.py",
                 title="Participants",
                 icon=":material/group:",
                 url_path="participants",

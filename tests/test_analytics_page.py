@@ -31,7 +31,7 @@ from aeries.ui.analytics_latency import PICK
 from aeries.ui.text import literal
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = str(ROOT / "pages" / "analytics.py")
+PAGE = str(ROOT / "views" / "analytics.py")
 DAYS = {"from": "2026-01-05", "to": "2026-01-06", "bucket": "day"}
 
 
@@ -329,7 +329,7 @@ def test_export_tab_offers_csv_and_parquet(page):
 
 def test_page_is_in_the_navigation(page):
     at = page(data="full", script=str(ROOT / "app.py"))
-    at.switch_page("pages/analytics.py").run()
+    at.switch_page("views/analytics.py").run()
     ok(at)
     assert [t.value for t in at.title] == ["Analytics"]
     assert "No exchanges match" in texts(at.info)  # the default range (last 30 days) is empty

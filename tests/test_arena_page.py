@@ -7,7 +7,7 @@ from tests.test_chat_page import db_rows, send
 
 def open_arena(app):
     at = app().run()
-    at.switch_page("pages/arena.py").run()
+    at.switch_page("views/arena.py").run()
     assert not at.exception
     return at
 

@@ -69,7 +69,7 @@ def navigate(at, target: str):
     return at.run()
 
 
-@pytest.mark.parametrize("target", ["pages/analytics.py", "pages/arena.py", "pages/personas.py"])
+@pytest.mark.parametrize("target", ["views/analytics.py", "views/arena.py", "views/personas.py"])
 def test_a_participant_stays_themselves_across_pages(app, env, target, remote):
     at = app(participant_link(env, "alice")).run()
     send(at, "alice writes here")
@@ -79,7 +79,7 @@ def test_a_participant_stays_themselves_across_pages(app, env, target, remote):
     assert at.query_params["p"] == token  # re-attached to the URL on the new page
     assert "alice" in signed_in_as(at) and "researcher" not in signed_in_as(at).lower()
     assert not at.dataframe and not at.get("vega_lite_chart")
-    navigate(at, "pages/chat.py")
+    navigate(at, "views/chat.py")
     assert at.query_params["p"] == token
     send(at, "alice again")
     assert message_owners(env) == {"alice": 2}
@@ -89,7 +89,7 @@ def test_a_participant_cannot_open_analytics_or_participants(app, env, remote, m
     monkeypatch.setenv("AERIES_RESEARCHER_SECRET_HASH", hash_secret(SECRET))
     at = app(participant_link(env, "bob")).run()
     assert _nav(at) == ["Chat", "Arena", "Personas"]
-    for page in ("pages/analytics.py", "pages/participants.py"):
+    for page in ("views/analytics.py", "views/participants.py"):
         assert not opens(at, page, page.split("/")[1][:-3].capitalize())
 
 
@@ -102,7 +102,7 @@ def test_research_pages_refuse_a_participant_who_reaches_them(app, env, remote, 
     at = app(participant_link(env, "bob")).run()
     monkeypatch.setattr(sign_in, "auth_mode", lambda rt: "secret")
     # Run the analytics page script directly as bob (the navigation would not list it).
-    direct = AppTest.from_file(str(ROOT / "pages" / "analytics.py"), default_timeout=30)
+    direct = AppTest.from_file(str(ROOT / "views" / "analytics.py"), default_timeout=30)
     direct.session_state["aeries.identity"] = at.session_state["aeries.identity"]
     direct.run()
     assert any("for researchers" in e.value for e in direct.error)
@@ -192,10 +192,10 @@ def test_login_identity_and_researcher_list(app, env, monkeypatch):
     alice = logged_in("alice@example.org")
     assert _nav(alice) == ["Chat", "Arena", "Personas"]
     send(alice, "hello from alice")
-    assert not opens(alice, "pages/analytics.py", "Analytics")
+    assert not opens(alice, "views/analytics.py", "Analytics")
     boss = logged_in("boss@example.org")  # case-insensitive match
     assert "Analytics" in _nav(boss)
-    assert opens(boss, "pages/analytics.py", "Analytics")
+    assert opens(boss, "views/analytics.py", "Analytics")
 
 
 REFUSALS = ("for researchers", "Sign in on the start page")
@@ -203,9 +203,8 @@ REFUSALS = ("for researchers", "Sign in on the start page")
 
 def opens(at, page: str, title: str) -> bool:
     """Whether asking for ``page`` shows it. A page outside the session's navigation is refused
-    by AppTest, or Streamlit runs the default page instead; and a page script reached directly
-    (Streamlit runs any ``pages/*.py`` named in the URL, bypassing app.py's navigation) refuses
-    by itself and shows no data."""
+    by AppTest, or Streamlit runs the default page instead; and a page script run on its own
+    refuses by itself and shows no data."""
     try:
         at.switch_page(page)
     except ValueError:
@@ -299,7 +298,7 @@ def test_in_process_session_is_local_mode_researcher(app, env):
 def test_without_any_researcher_the_research_pages_explain_setup(app, env, remote):
     at = app(participant_link(env, "erin")).run()
     assert "Analytics" in _nav(at)  # shown so the setup help can be found
-    at.switch_page("pages/analytics.py").run()
+    at.switch_page("views/analytics.py").run()
     assert any("researcher-secret" in w.value for w in at.warning)
     assert not at.get("vega_lite_chart") and not at.dataframe
 
@@ -313,7 +312,7 @@ def test_researcher_secret_signs_in_and_wrong_ones_are_throttled(app, env, remot
     assert any("not the researcher secret" in e.value for e in at.error)
     at.text_input(key="aeries.signin.secret").input(SECRET)
     at.button(key="FormSubmitter:aeries.signin.researcher-Sign in").click().run()
-    assert opens(at, "pages/analytics.py", "Analytics") and not at.error
+    assert opens(at, "views/analytics.py", "Analytics") and not at.error
     # Five wrong secrets in a row pause every attempt, the right one included.
     for _ in range(5):
         other = app().run()
@@ -335,7 +334,7 @@ def test_a_participant_link_is_never_a_researcher(app, env):
 
 def test_researcher_sees_participants_and_makes_links(app, env):
     at = app().run()
-    at.switch_page("pages/participants.py").run()
+    at.switch_page("views/participants.py").run()
     at.text_area(key="aeries.participants.names").input("P001\nP002\np001\n\nresearcher")
     at.button[0].click().run()
     assert not at.exception
@@ -352,3 +351,24 @@ def test_tokens_are_bound_to_the_install_key(app, env):
     link = participant_link(env, "gina")
     uid, epoch, _ = link["p"].split(".")
     assert participant_token(b"another key" * 3, uid, int(epoch)) != link["p"]
+
+
+def test_there_is_no_pages_folder_beside_app_py():
+    """Streamlit 1.67 switches to its old multipage mode whenever a ``pages/`` folder exists
+    beside the entry script: each page script named in a URL or a rerun then runs *without*
+    app.py, so identity, navigation and the store banner would be skipped. The page scripts
+    live in ``views/``."""
+    assert not (ROOT / "pages").exists()
+    assert (ROOT / "views" / "chat.py").exists()
+
+
+def test_app_py_runs_on_every_rerun(app, env, monkeypatch):
+    import aeries.ui.store_health as store_health
+
+    calls: list[int] = []
+    original = store_health.store_banner  # drawn by app.py only
+    monkeypatch.setattr(store_health, "store_banner", lambda rt: calls.append(1) or original(rt))
+    at = app().run()
+    send(at, "a rerun")
+    at.run()
+    assert len(calls) == 3

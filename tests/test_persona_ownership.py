@@ -127,7 +127,7 @@ def test_migration_6_keeps_old_personas_where_they_were_useful(tmp_path):
 def test_the_personas_page_shows_shared_ones_read_only(app, env, sim):
     link = participant_link(env, "carol")
     at = app(link).run()
-    at.switch_page("pages/personas.py").run()
+    at.switch_page("views/personas.py").run()
     assert not at.exception
     default_id = db_rows(env, "SELECT id FROM personas WHERE is_default")[0][0]
     assert not [f for f in at.text_input if (f.key or "") == f"p-name-{default_id}"]
@@ -138,7 +138,7 @@ def test_the_personas_page_shows_shared_ones_read_only(app, env, sim):
     copy_id = db_rows(env, "SELECT id FROM personas WHERE NOT is_default")[0][0]
     at.text_area(key=f"p-prompt-{copy_id}").input("Answer like a pirate.")
     at.button(key=f"FormSubmitter:persona-form-{copy_id}-Save").click().run()
-    at.switch_page("pages/chat.py").run()
+    at.switch_page("views/chat.py").run()
     assert "Helpful assistant (copy)" in at.selectbox(key="aeries.persona").options
     at.selectbox(key="aeries.persona").set_value(copy_id).run()
     send(at, "ahoy")

@@ -10,7 +10,7 @@ from tests.test_chat_page import db_rows, last_chat_request, send
 
 
 def open_personas(at):
-    at.switch_page("pages/personas.py").run()
+    at.switch_page("views/personas.py").run()
     assert not at.exception
     return at
 
@@ -70,7 +70,7 @@ def test_persona_without_a_name_is_refused(app, env):
 def test_conversation_started_with_a_persona_sends_its_parameters(app, env, sim):
     at = open_personas(app().run())
     pid = create_persona(at, "Pirate", "Talk like a pirate.", temperature=1.3)
-    at.switch_page("pages/chat.py").run()
+    at.switch_page("views/chat.py").run()
     at.selectbox(key="aeries.persona").set_value(pid).run()
     send(at, "hello")
     request = last_chat_request(sim)
@@ -85,7 +85,7 @@ def test_conversation_started_with_a_persona_sends_its_parameters(app, env, sim)
 def test_switching_persona_mid_conversation_is_recorded(app, env, sim):
     at = open_personas(app().run())
     pid = create_persona(at, "Poet", "Answer in verse.")
-    at.switch_page("pages/chat.py").run()
+    at.switch_page("views/chat.py").run()
     send(at, "hi")
     at.selectbox(key="aeries.persona").set_value(pid).run()
     send(at, "again")

@@ -58,7 +58,7 @@ def test_an_image_in_an_answer_is_never_fetched_live_or_after_reload(app, env, s
 def test_names_and_titles_stay_literal(app, env, sim):
     crafted = f"![x]({LEAK}) **bold**"
     at = app().run()  # the researcher, in local mode
-    at.switch_page("pages/personas.py").run()
+    at.switch_page("views/personas.py").run()
     at.radio(key="aeries.personas.pick").set_value("__new__").run()
     name_box = next(t for t in at.text_input if (t.key or "").startswith("p-name-"))
     pid = name_box.key.removeprefix("p-name-")
@@ -67,7 +67,7 @@ def test_names_and_titles_stay_literal(app, env, sim):
     no_images(at)
     options = at.radio(key="aeries.personas.pick").options  # radio options render Markdown
     assert len(options) == 3 and not any(images(o) for o in options)
-    at.switch_page("pages/chat.py").run()
+    at.switch_page("views/chat.py").run()
     send(at, crafted)  # the conversation's title is this text
     no_images(at)
     assert any("\\*\\*bold\\*\\*" in t.value for t in at.title)
