@@ -64,11 +64,14 @@ class InflightRecord:
         self._conversation_id = conversation_id
         self._refresh_s = refresh_s
         self._message_json: str | None = None
+        self._exchange_json = ""
         self._exchange_id: str | None = None
         self._last_write = 0.0
 
     def prepare(self, result: CallResult) -> None:
-        """Serialise what does not change (the answer's message row) before the first token."""
+        """Serialise what does not change (the request, the answer's message row) while the
+        first token is awaited, so the first token costs the reader thread only a queue put."""
+        self._exchange_json = _encode(self._exchange(result))
         if self._message is not None:
             self._message_json = _encode(self._message(result))
 
@@ -84,10 +87,11 @@ class InflightRecord:
                         "exchange_id": result.id,
                         "user_id": self._user_id,
                         "conversation_id": self._conversation_id,
-                        "exchange": _encode(self._exchange(result)),
+                        "exchange": self._exchange_json or _encode(self._exchange(result)),
                         "message": self._message_json,
                         "response_text": result.content,
                         "reasoning_text": result.reasoning or None,
+                        "ttft_ms": result.ttft_ms,
                         "e2e_ms": result.e2e_ms,
                         "chunk_count": result.chunk_count,
                         "updated_at": utcnow(),
@@ -127,6 +131,7 @@ def _file_one(cur: Any, row: dict[str, Any]) -> None:
         exchange.update(
             response_text=row["response_text"],
             reasoning_text=row["reasoning_text"],
+            ttft_ms=row["ttft_ms"] if row["ttft_ms"] is not None else exchange.get("ttft_ms"),
             e2e_ms=row["e2e_ms"] if row["e2e_ms"] is not None else exchange.get("e2e_ms"),
             chunk_count=row["chunk_count"],
             status="interrupted",

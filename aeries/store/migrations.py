@@ -357,6 +357,7 @@ IDENTITY_AND_DURABILITY = Migration(
             message JSON,
             response_text VARCHAR NOT NULL DEFAULT '',
             reasoning_text VARCHAR,
+            ttft_ms DOUBLE,
             e2e_ms DOUBLE,
             chunk_count INTEGER,
             updated_at TIMESTAMPTZ NOT NULL
