@@ -71,3 +71,16 @@ def test_names_and_titles_stay_literal(app, env, sim):
     send(at, crafted)  # the conversation's title is this text
     no_images(at)
     assert any("\\*\\*bold\\*\\*" in t.value for t in at.title)
+
+
+def test_no_password_or_database_path_reaches_a_participant(app, env, sim, monkeypatch):
+    port = sim.base_url.split(":")[2].split("/")[0]
+    monkeypatch.setenv(
+        "AERIES_BASE_URL", f"http://aeries:s3cr3t@127.0.0.1:{port}/v1,{sim.base_url}"
+    )
+    at = app(participant_link(env, "alice")).run()
+    labels = at.selectbox(key="aeries.model").options
+    assert len(labels) == 2 * len({o.split(" · ")[0] for o in labels})  # two endpoints listed
+    everything = " ".join([*labels, *all_markdown(at), *(c.value for c in at.code)])
+    assert "s3cr3t" not in everything
+    assert env["AERIES_DB"] not in everything and "duckdb" not in everything
