@@ -4,6 +4,7 @@ stop waits for the observer."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -31,11 +32,10 @@ def _turn(runtime, sim, text="tell me a long story"):
     return conv, question, Turn(runtime, spec, [question])
 
 
-def test_the_record_appears_at_the_first_token_and_grows(runtime, sim, monkeypatch):
-    monkeypatch.setattr("aeries.store.inflight.REFRESH_S", 0.2)
+def test_the_record_appears_at_the_first_token_and_grows(runtime, sim):
     sim.config.ttft_ms, sim.config.itl_ms, sim.config.tokens = 300, 20, 200
-    conv, _, turn = _turn(runtime, sim)
-    turn.record._refresh_s = 0.2
+    _, _, turn = _turn(runtime, sim)
+    turn.record._refresh_s = 0.2  # refreshed every 2 s in the app; faster here
     runtime.writer.flush()
     # Sent, but no token yet: nothing in flight (never written before the request is out).
     assert runtime.db.one("SELECT count(*) FROM inflight") == (0,)
@@ -128,15 +128,13 @@ _CHILD = textwrap.dedent(
 )
 
 
-def test_kill_9_mid_stream_leaves_an_interrupted_row_with_the_partial_text(
-    tmp_path: Path, sim, monkeypatch
-):
-    """A real process killed with SIGKILL while an answer streams; the next start files it."""
-    sim.config.ttft_ms, sim.config.itl_ms, sim.config.tokens = 20, 30, 1000
-    db_path = tmp_path / "crash.duckdb"
-    env = {**os.environ, "AERIES_DB": str(db_path), "AERIES_BASE_URL": sim.base_url}
+@contextlib.contextmanager
+def child_until(script: str, marker: str, db_path: Path, base_url: str):
+    """A child process running ``script`` on its own database, yielded once it prints
+    ``marker``; killed afterwards if it is still running."""
+    env = {**os.environ, "AERIES_DB": str(db_path), "AERIES_BASE_URL": base_url}
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, sim.base_url],
+        [sys.executable, "-c", script, base_url],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -146,15 +144,23 @@ def test_kill_9_mid_stream_leaves_an_interrupted_row_with_the_partial_text(
     try:
         assert child.stdout is not None
         deadline = time.monotonic() + 30
-        while "STREAMING" not in (line := child.stdout.readline()):
+        while marker not in (line := child.stdout.readline()):
             assert line or child.poll() is None, "the child exited early"
             assert time.monotonic() < deadline
-        time.sleep(2.5)  # at least one refresh of the partial text (every 2 s)
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
+        yield child
     finally:
         if child.poll() is None:
             child.kill()
+
+
+def test_kill_9_mid_stream_leaves_an_interrupted_row_with_the_partial_text(tmp_path: Path, sim):
+    """A real process killed with SIGKILL while an answer streams; the next start files it."""
+    sim.config.ttft_ms, sim.config.itl_ms, sim.config.tokens = 20, 30, 1000
+    db_path = tmp_path / "crash.duckdb"
+    with child_until(_CHILD, "STREAMING", db_path, sim.base_url) as child:
+        time.sleep(2.5)  # at least one refresh of the partial text (every 2 s)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
     db = Database(db_path)
     migrate(db)
     assert db.one("SELECT count(*) FROM exchanges") == (0,)  # the final row never came
@@ -199,26 +205,9 @@ _STOPPED_CHILD = textwrap.dedent(
 def test_a_clean_stop_right_after_an_answer_keeps_the_observers_work(tmp_path: Path, sim):
     sim.config.ttft_ms = 1200  # the observer's call is still running when the stop comes
     db_path = tmp_path / "stopped.duckdb"
-    env = {**os.environ, "AERIES_DB": str(db_path), "AERIES_BASE_URL": sim.base_url}
-    child = subprocess.Popen(
-        [sys.executable, "-c", _STOPPED_CHILD, sim.base_url],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        deadline = time.monotonic() + 30
-        while "ANSWERED" not in (line := child.stdout.readline()):
-            assert line or child.poll() is None, "the child exited early"
-            assert time.monotonic() < deadline
+    with child_until(_STOPPED_CHILD, "ANSWERED", db_path, sim.base_url) as child:
         child.send_signal(signal.SIGTERM)
         assert child.wait(30) == 0
-    finally:
-        if child.poll() is None:
-            child.kill()
     db = Database(db_path)
     assert db.one("SELECT count(*) FROM exchanges WHERE source = 'observer'") == (1,)
     assert db.one("SELECT count(*) FROM signals WHERE kind = 'observer'")[0] >= 4
