@@ -143,3 +143,22 @@ def test_new_round_stops_and_logs_the_round_it_drops(app, env, sim):
     )
     assert rows == [("aborted",), ("aborted",)]
     assert sim.stats.disconnects == 2
+
+
+def expanders(at) -> list[str]:
+    return [e.label for e in at.expander]
+
+
+def test_blind_round_shows_no_reasoning_panel_until_the_vote(app, env, sim):
+    """A Reasoning panel on one side only would tell which side is the reasoning model."""
+    at = open_arena(app)
+    at.selectbox(key="arena.model.1").select_index(1).run()  # sim-qwen3-8b reasons
+    at.chat_input(key="arena.prompt").set_value("Think, then answer").run()
+    assert not at.exception
+    assert "Reasoning" not in expanders(at)
+    battle_id = db_rows(env, "SELECT id FROM battles")[0][0]
+    assert db_rows(env, "SELECT count(*) FROM exchanges WHERE reasoning_text IS NOT NULL") == [
+        (1,)
+    ]  # one side did reason
+    at.button(key=f"arena.vote.{battle_id}.tie.None").click().run()
+    assert "Reasoning" in expanders(at)  # shown once names are

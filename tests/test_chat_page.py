@@ -322,3 +322,20 @@ def test_sampling_set_before_the_first_message_survives_the_answer(app, env, sim
     send(at, "second")
     assert last_chat_request(sim)["max_tokens"] == 777
     assert last_chat_request(sim)["temperature"] == 0.3
+
+
+def test_the_model_named_in_aeries_model_is_picked_first(app, env, monkeypatch):
+    monkeypatch.setenv("AERIES_MODEL", "sim-mistral-7b")
+    at = app().run()
+    picker = at.selectbox(key="aeries.model")
+    assert picker.options[picker.index] == "sim-mistral-7b"
+    send(at, "which model answers?")
+    assert db_rows(env, "SELECT model FROM exchanges WHERE source = 'chat'") == [
+        ("sim-mistral-7b",)
+    ]
+
+
+def test_an_unserved_aeries_model_is_said_not_ignored(app, env, monkeypatch):
+    monkeypatch.setenv("AERIES_MODEL", "gpt-17")
+    at = app().run()
+    assert any("AERIES_MODEL" in w.value and "gpt" in w.value for w in at.warning)
