@@ -162,3 +162,20 @@ def test_blind_round_shows_no_reasoning_panel_until_the_vote(app, env, sim):
     ]  # one side did reason
     at.button(key=f"arena.vote.{battle_id}.tie.None").click().run()
     assert "Reasoning" in expanders(at)  # shown once names are
+
+
+def test_a_participant_sees_only_their_own_votes_in_the_leaderboard(app, env, sim):
+    from tests.conftest import participant_link
+
+    alice = app(participant_link(env, "alice")).run()
+    alice.switch_page("views/arena.py").run()
+    alice.chat_input(key="arena.prompt").set_value("alice asks").run()
+    battle_id = db_rows(env, "SELECT id FROM battles")[0][0]
+    alice.button(key=f"arena.vote.{battle_id}.a.None").click().run()
+    assert list(alice.dataframe[0].value["votes"]) == [1, 1]
+    bob = app(participant_link(env, "bob")).run()
+    bob.switch_page("views/arena.py").run()
+    assert not bob.dataframe  # alice's vote is hers
+    assert any("No votes yet" in i.value for i in bob.info)
+    researcher = open_arena(app)  # local mode: sees every vote
+    assert list(researcher.dataframe[0].value["votes"]) == [1, 1]

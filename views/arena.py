@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from aeries.ui.arena import arena_body
-from aeries.ui.identity import current_user
+from aeries.ui.identity import current_identity, current_user
 from aeries.ui.leaderboard import leaderboard_section
 from aeries.ui.resources import get_runtime
 from aeries.ui.sign_in import identity_box
@@ -16,4 +16,6 @@ identity_box(rt)
 st.title("Arena", anchor=False)
 arena_body(rt, user_id)
 st.divider()
-leaderboard_section(rt)
+identity = current_identity()
+assert identity is not None  # current_user stopped the page otherwise
+leaderboard_section(rt, identity)

@@ -53,14 +53,17 @@ def implicit_preference_ops(
 
 
 def load_battles(
-    db: Database, *, by: str = "model", include_implicit: bool = False
+    db: Database, *, by: str = "model", include_implicit: bool = False, user_id: str | None = None
 ) -> pd.DataFrame:
     """Preferences as a battles frame for aeries.ratings (model_a, model_b, winner, weight,
-    kind, ts); ``by='contestant'`` rates model+persona+sampling labels instead of models."""
+    kind, ts); ``by='contestant'`` rates model+persona+sampling labels instead of models.
+    With ``user_id``, only that user's own preferences (what a participant may see: others'
+    votes, and the names of their private personas in contestant labels, are theirs)."""
     a, b = ("contestant_a", "contestant_b") if by == "contestant" else ("model_a", "model_b")
     kinds = ["explicit", "implicit"] if include_implicit else ["explicit"]
+    mine = "" if user_id is None else " AND user_id = ?"
     return db.df(
         f"""SELECT {a} AS model_a, {b} AS model_b, winner, weight, kind, created_at AS ts
-            FROM preferences WHERE kind IN (SELECT unnest(?)) ORDER BY created_at""",
-        [kinds],
+            FROM preferences WHERE kind IN (SELECT unnest(?)){mine} ORDER BY created_at""",
+        [kinds] if user_id is None else [kinds, user_id],
     )

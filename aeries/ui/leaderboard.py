@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from aeries.auth import Identity
 from aeries.ratings import leaderboard, unbounded_reasons
 from aeries.runtime import Runtime
 from aeries.store.preferences import load_battles
@@ -15,9 +16,13 @@ def _board(battles: pd.DataFrame, implicit_weight: float | None, rounds: int) ->
     return leaderboard(battles, rounds=rounds, seed=0, implicit_weight=implicit_weight)
 
 
-def leaderboard_section(rt: Runtime) -> None:
-    """Ratings table with the number of votes behind each number."""
-    st.subheader("Leaderboard", anchor=False)
+def leaderboard_section(rt: Runtime, identity: Identity) -> None:
+    """Ratings table with the number of votes behind each number: every vote for a researcher,
+    a participant's own votes for them."""
+    everyone = identity.is_researcher
+    st.subheader("Leaderboard" if everyone else "Your leaderboard", anchor=False)
+    if not everyone:
+        st.caption("From your own votes only.")
     left, right = st.columns(2)
     by = left.radio(
         "Rate",
@@ -43,7 +48,9 @@ def leaderboard_section(rt: Runtime) -> None:
         disabled=not implicit,
     )
     rt.writer.flush()
-    battles = load_battles(rt.db, by=by, include_implicit=implicit)
+    battles = load_battles(
+        rt.db, by=by, include_implicit=implicit, user_id=None if everyone else identity.user_id
+    )
     if battles.empty:
         st.info("No votes yet. Ratings appear after the first vote.")
         return
