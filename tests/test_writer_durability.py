@@ -29,7 +29,8 @@ from aeries.ids import new_id, utcnow
 from aeries.store import spill
 from aeries.store.db import Database
 from aeries.store.migrations import migrate
-from aeries.store.spill import SpillFile, decode_op, encode_op, read_spill, spill_files
+from aeries.store.ops import decode_op, encode_op
+from aeries.store.spill import SpillFile, read_spill, spill_files
 from aeries.store.writer import Execute, Insert, Op, Writer, replay_spills
 from tests.conftest import ROOT, wait_until
 

@@ -26,15 +26,10 @@ import duckdb
 
 from aeries.ids import utcnow
 from aeries.store.db import Database
+from aeries.store.ops import Execute, Insert, Op, apply_group, group_ops, is_store_failure
 from aeries.store.spill import (
-    Execute,
-    Insert,
-    Op,
     RejectedLog,
     SpillFile,
-    apply_group,
-    group_ops,
-    is_store_failure,
     read_spill,
     replay_spills,
     spill_files,
