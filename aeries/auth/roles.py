@@ -79,7 +79,7 @@ def _host(value: str | None) -> str | None:
 
 def is_loopback(host: str | None) -> bool:
     """Whether a host name or address is this machine's loopback."""
-    return bool(host) and (host in LOOPBACK_NAMES or host.startswith("127."))
+    return host is not None and (host in LOOPBACK_NAMES or host.startswith("127."))
 
 
 def local_mode_applies(

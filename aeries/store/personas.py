@@ -111,11 +111,11 @@ def ensure_default_persona(db: Database) -> Persona:
         new_id(), DEFAULT_PERSONA_NAME, DEFAULT_PROMPT, is_default=True, visibility="shared"
     )
     now = utcnow()
-    row = {k: v for k, v in asdict(persona).items() if k != "owner_id"}
+    values = {k: v for k, v in asdict(persona).items() if k != "owner_id"}
     db.execute(
-        f"INSERT INTO personas ({', '.join(row)}, created_at, updated_at) "
-        f"VALUES ({', '.join('?' for _ in row)}, ?, ?)",
-        [*row.values(), now, now],
+        f"INSERT INTO personas ({', '.join(values)}, created_at, updated_at) "
+        f"VALUES ({', '.join('?' for _ in values)}, ?, ?)",
+        [*values.values(), now, now],
     )
     return persona
 

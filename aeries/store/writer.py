@@ -451,12 +451,12 @@ class Writer:
             self._remove(spill.path)
         while self._parked:
             chunk = [op for _, op, _ in list(self._parked)[: self.max_batch]]
-            done, exc = self._write(chunk)
+            done, failure = self._write(chunk)
             with self._lock:
                 for _ in range(done):
                     self._parked_bytes -= self._parked.popleft()[2]
-            if exc is not None:
-                self._fail(exc, progress or done > 0)
+            if failure is not None:
+                self._fail(failure, progress or done > 0)
                 return
             progress = True
         self._recover()

@@ -84,7 +84,7 @@ def _account_actions(rt: Runtime, rows: list[dict[str, object]]) -> None:
         "Participant",
         list(names),
         index=None,
-        format_func=names.get,
+        format_func=lambda uid: names[uid],
         placeholder="Choose a participant",
         key="aeries.participants.pick",
     )
