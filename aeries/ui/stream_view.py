@@ -22,6 +22,7 @@ class _Canvas:
         self._reasoning_slot = st.empty()
         self._reasoning: DeltaGenerator | None = None
         self._slot = st.empty()
+        self._note = st.empty()  # images left unloaded, said under the finished answer
         self._body = self._slot.container()
         self._live = self._body.empty()
         self._live.markdown(CURSOR)
@@ -36,7 +37,9 @@ class _Canvas:
         if final:
             # One element for the whole answer, as a reload shows it (and markdown that spans
             # paragraphs, like a numbered list, renders as one).
-            answer_markdown(text.content, into=self._slot.container())
+            # One element replacing the live container: a container put in its place would keep
+            # the live blocks (and the cursor) on screen beneath it.
+            answer_markdown(text.content, into=self._slot, note=self._note)
             return
         for block in text.new_blocks():
             self._live.markdown(live_markdown(block))

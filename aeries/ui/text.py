@@ -35,17 +35,27 @@ def label(text: str) -> str:
     return literal(text.replace("\n", " "))
 
 
-def answer_markdown(text: str, *, into: DeltaGenerator | None = None) -> None:
+def blocked_note(blocked: tuple[str, ...]) -> str | None:
+    """The caption saying which images were not loaded (None when there were none)."""
+    if not blocked:
+        return None
+    shown = ", ".join(literal(url[:200]) for url in blocked[:5])
+    more = f" and {len(blocked) - 5} more" if len(blocked) > 5 else ""
+    return f"Images not loaded (they would contact another site): {shown}{more}"
+
+
+def answer_markdown(
+    text: str, *, into: DeltaGenerator | None = None, note: DeltaGenerator | None = None
+) -> None:
     """A model answer (or reasoning) as Markdown, with every image turned into a link a person
     may click: an image in text a model or a participant controls would otherwise be fetched
-    by the browser at once, a way to send data out. The addresses left unloaded are listed."""
+    by the browser at once, a way to send data out. The addresses left unloaded are listed
+    (in ``note`` when given: a placeholder replaced by one element must stay one element)."""
     target = into if into is not None else st
     safe = safe_markdown(text)
     target.markdown(safe.text)
-    if safe.blocked:
-        shown = ", ".join(literal(url[:200]) for url in safe.blocked[:5])
-        more = f" and {len(safe.blocked) - 5} more" if len(safe.blocked) > 5 else ""
-        target.caption(f"Images not loaded (they would contact another site): {shown}{more}")
+    if caption := blocked_note(safe.blocked):
+        (note if note is not None else target).caption(caption)
 
 
 def live_markdown(text: str) -> str:
