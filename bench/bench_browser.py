@@ -36,8 +36,10 @@ from e2e_helpers import (  # noqa: E402  (the repo's test helpers: processes, pa
     CHAT_BOX,
     CHROMIUM,
     CHROMIUM_ARGS,
+    RESEARCHER_SECRET,
     AppProcess,
     SimProcess,
+    open_chat,
     open_sidebar_expander,
     wait_idle,
 )
@@ -149,11 +151,16 @@ def _answer(subject: Subject, text: str) -> tuple[float, float, int, int]:
     return first, last, received, final
 
 
-def _open(subject: Subject, url: str, browser) -> None:
+def _open(subject: Subject, url: str, browser, participant: str | None = None) -> None:
+    """Open the page (for Aeries: sign ``participant`` in through the start page, as a person
+    does) before anything is measured."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.on("websocket", subject.count)
-    page.goto(url)
+    if participant is None:
+        page.goto(url)
+    else:
+        open_chat(page, url, participant)
     _ready(page)
     page.evaluate(_RECORDER_JS, [ANSWER])
     subject.page = page
@@ -209,7 +216,12 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="aeries-bench-browser-"))
     sim = SimProcess(work).start()
     sim.configure(ttft_ms=args.ttft_ms, itl_ms=args.itl_ms, tokens=SHORT_TOKENS)
-    aeries = Subject("Aeries", AppProcess(work, sim.base_url, work / "aeries.duckdb"))
+    # A researcher secret is configured, as in a real deployment: without one, a browser on this
+    # machine would be the researcher of local mode, not a participant.
+    aeries = Subject(
+        "Aeries",
+        AppProcess(work, sim.base_url, work / "aeries.duckdb", researcher_secret=RESEARCHER_SECRET),
+    )
     minimal = Subject(
         "minimal",
         AppProcess(work, sim.base_url, work / "unused.duckdb", "bench/minimal_chat_page.py"),
@@ -220,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             subject.app.start()
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            _open(aeries, f"{aeries.app.url}/?u=bench", browser)
+            _open(aeries, aeries.app.url, browser, participant="bench")
             _open(minimal, minimal.app.url, browser)
             for subject in subjects:  # warm-up: first answer of each server
                 _answer(subject, "Warm up")

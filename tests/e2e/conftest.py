@@ -2,8 +2,11 @@
 headless Chromium driven by Playwright.
 
 Each module shares one stack (simulator + app + temporary database); a test that needs its own
-(a dead endpoint, a locked database, a killed app) builds one with ``make_stack``. Tests use a
-participant name of their own (``?u=``) so they never see each other's conversations.
+(a dead endpoint, a locked database, a killed app) builds one with ``make_stack``. A stack has a
+researcher secret configured, as a real deployment would (``make_stack(local=True)`` runs one in
+local mode instead). Tests use a participant of their own, enrolled through the start page the
+first time ``open_chat`` names them and signed in by their personal link afterwards, so they
+never see each other's conversations; the researcher signs in with ``sign_in_researcher``.
 On failure, a screenshot of every page the test opened lands in ``tests/e2e/artifacts/``.
 """
 

@@ -7,7 +7,16 @@ import subprocess
 import sys
 
 import pytest
-from e2e_helpers import CHAT_BOX, CURSOR, ROOT, Stack, no_tracebacks, wait_idle
+from e2e_helpers import (
+    CHAT_BOX,
+    CURSOR,
+    ROOT,
+    Stack,
+    click_nav,
+    no_tracebacks,
+    open_chat,
+    sign_in_researcher,
+)
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.e2e
@@ -28,9 +37,8 @@ def test_arena_streams_both_columns_at_once_and_a_vote_reveals_names(
     stack: Stack, page: Page
 ) -> None:
     stack.sim.configure(ttft_ms=50, itl_ms=25, tokens=60)
-    page.goto(f"{stack.url}/arena?u=arena-watcher")
-    page.locator(CHAT_BOX).wait_for(timeout=30_000)
-    wait_idle(page, timeout=30_000)
+    open_chat(page, stack.url, "arena-watcher")
+    click_nav(page, "Arena", rendered=CHAT_BOX)
     page.evaluate(_SAMPLE_COLUMNS, [CURSOR])
     box = page.locator(CHAT_BOX)
     box.fill("Which of you is faster?")
@@ -72,7 +80,8 @@ def test_analytics_charts_render_with_data(stack: Stack, page: Page) -> None:
     )
     assert demo.returncode == 0, demo.stderr
     stack.ensure_app()
-    page.goto(f"{stack.url}/analytics")  # no participant name: the local researcher
+    sign_in_researcher(page, stack.url)  # analytics is the researcher's
+    click_nav(page, "Analytics")
     charts = page.get_by_test_id("stVegaLiteChart")
     expect(charts.first).to_be_visible(timeout=30_000)
     assert charts.count() >= 4

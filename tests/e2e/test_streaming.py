@@ -17,8 +17,9 @@ from e2e_helpers import (
     type_message,
     wait_answer,
     wait_for,
+    wait_idle,
 )
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.e2e
 
@@ -74,6 +75,35 @@ def test_answer_is_streamed_in_several_updates(stack: Stack, page: Page) -> None
     distinct = sorted({length for length in growing if length > 0})
     assert len(distinct) >= 3, f"only {len(distinct)} distinct lengths seen while streaming"
     assert distinct[-1] < final, "the text shown while streaming was already the whole answer"
+    no_tracebacks(page)
+
+
+PARAGRAPHS = [
+    "Alpha opens the answer with one short paragraph.",
+    "Bravo follows it, settling while the rest still streams.",
+    "Charlie is the tail, with enough words to be drawn live several times before it ends.",
+]
+
+
+def test_a_finished_answer_shows_each_paragraph_once_and_no_cursor(
+    stack: Stack, page: Page
+) -> None:
+    """Paragraphs that settle while streaming are frozen as elements of their own; when the
+    answer ends it is drawn again as one element, and nothing of the live drawing (the tail
+    with its cursor) may stay beside it."""
+    stack.sim.configure(reply="\n\n".join(PARAGRAPHS), ttft_ms=30, itl_ms=30)
+    open_chat(page, stack.url, "paragraph-counter")
+    type_message(page, "Three paragraphs, please")
+    answer = page.locator(ASSISTANT).last
+    expect(answer).to_contain_text("TTFT", timeout=20_000)  # the metrics: the stream ended
+    wait_idle(page)
+    text = answer.locator("[data-testid=stMarkdownContainer]").evaluate_all(
+        "els => els.map(e => e.innerText).join('\\n')"
+    )
+    assert CURSOR not in answer.inner_text(), f"the ended answer still shows the cursor: {text!r}"
+    for paragraph in PARAGRAPHS:
+        first_word = paragraph.split()[0]
+        assert text.count(first_word) == 1, f"{first_word!r} is shown {text.count(first_word)}×"
     no_tracebacks(page)
 
 
