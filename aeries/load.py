@@ -1,4 +1,5 @@
-"""Concurrent streams through Aeries' core path (client, timings, exchange hand-off).
+"""Concurrent streams through Aeries' core path (client, timings, the in-flight record the chat
+keeps from the first token, exchange hand-off).
 
 Used by the load test and the load benchmark: N threads each stream one answer from the
 simulator, a share of them with an injected fault, and hand the exchange to the writer.
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from aeries.llm import CallResult, ChatRequest, ClientPool, Sampling, stream_chat
 from aeries.store.exchanges import exchange_row, log_exchange
+from aeries.store.inflight import InflightRecord
 from aeries.store.writer import Writer
 
 FAULTS = ("midstream_error", "drop", "server_error", "context_length", "unknown_model")
@@ -73,12 +75,16 @@ def run_concurrent(
             Sampling(max_tokens=tokens + 10),
             extra_body={"sim": knobs},
         )
+        record = InflightRecord(
+            writer, lambda r: exchange_row(request, r, source="load"), user_id=None
+        )
         barrier.wait()
         start = time.perf_counter()
-        stream = stream_chat(pool, request)
+        stream = stream_chat(pool, request, record)
         result = stream.collect()
         ended = time.perf_counter()
         log_exchange(writer, exchange_row(request, result, source="load"))
+        writer.submit(*record.done_ops())
         outcomes[i] = StreamOutcome(i, fault, result, start, ended)
 
     threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(streams)]

@@ -13,6 +13,7 @@ def test_hundred_concurrent_streams_with_faults(store, sim):
     writer.flush()
     # zero lost rows
     assert db.one("SELECT count(*) FROM exchanges WHERE source = 'load'") == (100,)
+    assert db.one("SELECT count(*) FROM inflight") == (0,)  # every record ended with its answer
     stored = dict(db.rows("SELECT id, status FROM exchanges"))
     assert {o.result.id for o in outcomes} == set(stored)
     # every fault logged as an error, every healthy stream ok and complete
