@@ -228,6 +228,21 @@ def _emails(value: object | None, name: str) -> tuple[str, ...]:
     return tuple(item.casefold() for item in _as_list(value, name))
 
 
+def settings_fingerprint(cwd: Path | None = None) -> tuple[object, ...]:
+    """What the settings are read from, cheaply: the AERIES_* variables and the secrets files'
+    modification times. Equal fingerprints give equal settings, so a page run need not parse
+    the files again."""
+    files = []
+    for path in _secrets_paths(cwd or Path.cwd()):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        files.append((str(path), stat.st_mtime_ns, stat.st_size))
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AERIES_")))
+    return (str(Path.cwd()), env, tuple(files))
+
+
 def load_settings(
     env: Mapping[str, str] | None = None, secrets: Mapping[str, object] | None = None
 ) -> Settings:

@@ -71,6 +71,11 @@ class Runtime:
         """The served model with this id, if any endpoint has it."""
         return next((m for m in self.models() if m.id == model_id), None)
 
+    @property
+    def closed(self) -> bool:
+        """Whether close() has begun (a closed runtime is never handed out again)."""
+        return self._closed
+
     def close(self) -> None:
         """Finish observing, flush pending writes, checkpoint and release the database, then
         the simulator (last: the observer may still be calling it). Runs at interpreter exit
