@@ -119,8 +119,12 @@ class Observer:
             return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Finish queued work (up to ``timeout``), then stop the workers."""
-        self.drain(timeout)
+        """Finish queued work (up to ``timeout``), then stop the workers; say how many finished
+        answers were left unobserved (their exchanges are logged; only the signals are missing)."""
+        if not self.drain(timeout):
+            with self._idle:
+                left = self._busy
+            log.warning("Stopping with %d finished answers not yet observed", left)
         for _ in self._threads:
             try:
                 self._queue.put_nowait(None)
