@@ -372,3 +372,15 @@ def test_app_py_runs_on_every_rerun(app, env, monkeypatch):
     send(at, "a rerun")
     at.run()
     assert len(calls) == 3
+
+
+def test_a_personal_link_points_at_the_start_page_whatever_page_made_it(monkeypatch):
+    from aeries.ui import identity
+
+    class Context:
+        url = "https://study.example.org/base/participants"
+
+    monkeypatch.setattr(identity.st, "context", Context)
+    assert identity.personal_link("T") == "https://study.example.org/base/?p=T"
+    Context.url = "http://localhost:8501"
+    assert identity.personal_link("T") == "http://localhost:8501/?p=T"

@@ -210,7 +210,14 @@ def write_researcher_cookie() -> None:
     )
 
 
+PAGE_PATHS = frozenset({"chat", "arena", "personas", "analytics", "participants"})
+
+
 def personal_link(token: str) -> str:
-    """The address that signs this participant in (this app, with their token)."""
-    base = (st.context.url or "").split("?")[0]
-    return f"{base}?{LINK_PARAM}={token}"
+    """The address that signs this participant in: the app's start page, with their token
+    (whatever page the link is made on)."""
+    base = (st.context.url or "").split("?")[0].split("#")[0].rstrip("/")
+    head, _, last = base.rpartition("/")
+    if last in PAGE_PATHS and "://" in head + "/":
+        base = head
+    return f"{base}/?{LINK_PARAM}={token}"
