@@ -28,22 +28,32 @@ FULL = (
 
 
 class Disk:
-    """The app's database folder: a small tmpfs that can be filled, or a failure injected."""
+    """The app's database folder, made unable to take writes: a small tmpfs filled up
+    (``full``), or the folder made immutable with ``chattr +i`` (``frozen``: not even root can
+    create the write-ahead log then); where the machine allows neither, the error DuckDB gives
+    on a full disk is injected at the write."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, kind: str) -> None:
         folder.mkdir()
         self.folder = folder
-        mount = ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(folder)]
-        self.real = subprocess.run(mount, capture_output=True).returncode == 0
-        self._restore: list[contextlib.AbstractContextManager[None]] = []
+        self.kind = kind
+        self.real = kind == "frozen"
+        if kind == "full":
+            mount = ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(folder)]
+            self.real = subprocess.run(mount, capture_output=True).returncode == 0
 
     def fill(self, rt) -> None:
-        if self.real:
+        if self.kind == "frozen":
+            rt.db.checkpoint()  # the WAL is gone: the next write must create it
+            done = subprocess.run(["chattr", "+i", str(self.folder)], capture_output=True)
+            self.real = done.returncode == 0
+        elif self.real:
             with open(self.folder / "filler", "wb", buffering=0) as f:
                 for size in (1 << 20, 1 << 16, 4096, 512, 1):
                     with contextlib.suppress(OSError):
                         while True:
                             f.write(b"\0" * size)
+        if self.real:
             return
         original = rt.db.transaction
 
@@ -61,23 +71,31 @@ class Disk:
         self._undo = lambda: setattr(rt.db, "transaction", original)
 
     def free(self) -> None:
-        if self.real:
-            (self.folder / "filler").unlink(missing_ok=True)
-        else:
+        if self.kind == "frozen":
+            subprocess.run(["chattr", "-i", str(self.folder)], capture_output=True)
+        if not self.real:
             self._undo()
+        elif self.kind == "full":
+            (self.folder / "filler").unlink(missing_ok=True)
 
     def close(self) -> None:
-        if self.real:
+        subprocess.run(["chattr", "-i", str(self.folder)], capture_output=True)
+        if self.kind == "full" and self.real:
             subprocess.run(["umount", "-l", str(self.folder)], capture_output=True)
 
 
-@pytest.fixture
-def disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env) -> Iterator[Disk]:
-    d = Disk(tmp_path / "small")
+PROBLEMS = {"full": "disk holding the database is full", "frozen": "folder cannot be written"}
+
+
+@pytest.fixture(params=["full", "frozen"])
+def disk(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env) -> Iterator[Disk]:
+    d = Disk(tmp_path / "small", request.param)
     monkeypatch.setenv("AERIES_DB", str(d.folder / "aeries.duckdb"))
     yield d
-    d.free()
-    d.close()
+    try:
+        d.free()
+    finally:
+        d.close()  # the folder is thawed even when the test failed
 
 
 def _rt():
@@ -102,7 +120,8 @@ def test_a_full_disk_is_said_and_refused_then_everything_lands(app, disk, sim):
     assert wait_until(lambda: not rt.writer.health().ok, 10)
     at.run()
     shown = texts(at)
-    assert "not being saved right now" in shown and "disk" in shown
+    problem = PROBLEMS[disk.kind] if disk.real else PROBLEMS["full"]
+    assert "not being saved right now" in shown and problem in shown
     send(at, "third, refused")
     assert NOT_SENT in texts(at)
     assert any("third, refused" in c.value for c in at.code)  # given back to copy
