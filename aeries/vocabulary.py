@@ -1,0 +1,105 @@
+"""The words Aeries writes into its tables, each defined once, here.
+
+Every module that writes or reads one of these values imports its type (and the tuple of its
+values) from this module, the demo included, so a value cannot drift between a writer, a query
+and the synthetic data. This module imports nothing from Aeries: the store, the simulator-free
+core and the UI can all depend on it. docs/schema.md explains what each value means.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+# --- exchanges ---------------------------------------------------------------------------
+
+# Who made a call to a model.
+Source = Literal["chat", "arena", "observer", "bench", "load"]
+SOURCES: tuple[Source, ...] = get_args(Source)
+# Sources a person's own activity produces (what analytics filters by).
+ACTIVITY_SOURCES: tuple[Source, ...] = ("chat", "arena", "observer")
+
+# How a call ended, as an exchange row says: 'interrupted' is an answer still streaming when
+# the app stopped, filed from its in-flight record at the next start.
+ExchangeStatus = Literal["ok", "error", "aborted", "interrupted"]
+EXCHANGE_STATUSES: tuple[ExchangeStatus, ...] = get_args(ExchangeStatus)
+# How one call can end (a live call is never 'interrupted').
+CallStatus = Literal["ok", "error", "aborted"]
+
+# Why a call failed; an HTTP error without a kind of its own is ``http_<status>``.
+ErrorKind = Literal[
+    "timeout",
+    "connection_lost",
+    "server_down",
+    "unknown_model",
+    "context_length",
+    "bad_request",
+    "midstream_error",
+    "aborted",
+    "interrupted",
+]
+ERROR_KINDS: tuple[ErrorKind, ...] = get_args(ErrorKind)
+
+
+def http_error_kind(status: int) -> str:
+    """The error kind of an HTTP error answer without a kind of its own."""
+    return f"http_{status}"
+
+
+# --- signals -------------------------------------------------------------------------------
+
+SignalKind = Literal["feedback", "observer", "heuristic", "implicit"]
+SIGNAL_KINDS: tuple[SignalKind, ...] = get_args(SignalKind)
+
+FeedbackName = Literal["thumbs", "comment"]
+ObserverName = Literal[
+    "sentiment",
+    "satisfaction",
+    "confidence",
+    "corrected",
+    "intent",
+    "topic",
+    "preference",
+    "correction",
+    "observer_error",
+]
+HeuristicName = Literal["user_chars", "answer_chars", "answer_latency_ms", "reply_delay_s"]
+ImplicitName = Literal["regenerate", "edit", "abort"]
+SignalName = FeedbackName | ObserverName | HeuristicName | ImplicitName
+SIGNAL_NAMES: dict[SignalKind, tuple[str, ...]] = {
+    "feedback": get_args(FeedbackName),
+    "observer": get_args(ObserverName),
+    "heuristic": get_args(HeuristicName),
+    "implicit": get_args(ImplicitName),
+}
+# What the brief learns from (observer signals with a text value).
+LearnedName = Literal["preference", "topic", "correction"]
+LEARNED_NAMES: tuple[LearnedName, ...] = get_args(LearnedName)
+
+# --- arena and preferences -------------------------------------------------------------------
+
+# A vote on a round: with two sides a, b, tie or both_bad; with more, 'best' (and its
+# position) or both_bad ("all bad").
+VoteOutcome = Literal["a", "b", "tie", "both_bad", "best"]
+VOTE_OUTCOMES: tuple[VoteOutcome, ...] = get_args(VoteOutcome)
+# A pairwise preference's winner, relative to its contestant_a / contestant_b.
+Winner = Literal["a", "b", "tie", "both_bad"]
+WINNERS: tuple[Winner, ...] = get_args(Winner)
+PreferenceKind = Literal["explicit", "implicit"]
+PREFERENCE_KINDS: tuple[PreferenceKind, ...] = get_args(PreferenceKind)
+
+VoteReason = Literal[
+    "more accurate",
+    "clearer",
+    "more concise",
+    "more detailed",
+    "better format",
+    "better tone",
+    "faster",
+]
+VOTE_REASONS: tuple[VoteReason, ...] = get_args(VoteReason)
+
+# --- conversations ---------------------------------------------------------------------------
+
+# How a message came to be: a new one, an edit of a question, a regenerated answer.
+MessageOrigin = Literal["new", "edit", "regenerate"]
+MESSAGE_ORIGINS: tuple[MessageOrigin, ...] = get_args(MessageOrigin)
