@@ -10,7 +10,7 @@ The page is run in AppTest with the model server down: once per tab (tabs are la
 run renders the filters and the open tab), with the analytics cache cleared before each run
 ("cold") and then again with it warm. Its pandas counterpart is the sum of that tab's figures.
 
-    python bench/bench_analytics.py [--db PATH] [--exchanges 1000000] [--repeats 5]
+    python -m bench.bench_analytics [--db PATH] [--exchanges 1000000] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -18,14 +18,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import duckdb
 import numpy as np

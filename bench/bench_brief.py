@@ -5,13 +5,12 @@ builds the brief in Python. The baseline aggregates the user's signals directly 
 the same recency weighting, then builds the same brief. Both run in the same process on the
 same database; the two briefs are checked to be identical.
 
-    python bench/bench_brief.py [--total 1000000] [--repeats 50]
+    python -m bench.bench_brief [--total 1000000] [--repeats 50]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -19,8 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aeries.brief import assemble_brief, build_brief
 from aeries.store.db import Database

@@ -10,7 +10,7 @@ screen and to the complete answer on screen (a MutationObserver samples the answ
 and the websocket bytes the browser received from Enter until the app is idle again (for
 Aeries this includes the rerun that redraws the finished answer with its buttons).
 
-    python bench/bench_browser.py [--ttft-ms 150] [--itl-ms 10] [--short 12] [--long 3]
+    python -m bench.bench_browser [--ttft-ms 150] [--itl-ms 10] [--short 12] [--long 3]
 
 ``--short`` answers (60 tokens) give the first-token figures; ``--long`` answers
 (1,500 tokens) give the last-token and bytes figures. Prints medians and ratios, and where
@@ -28,11 +28,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from playwright.sync_api import Page, WebSocket, sync_playwright
 
-from e2e_helpers import (  # noqa: E402  (the repo's test helpers: processes, page waits)
+from bench._common import today
+from tests.e2e.helpers import (  # the repo's test helpers: processes, page waits
     CHAT_BOX,
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -43,9 +42,8 @@ from e2e_helpers import (  # noqa: E402  (the repo's test helpers: processes, pa
     open_sidebar_expander,
     wait_idle,
 )
-from playwright.sync_api import Page, WebSocket, sync_playwright  # noqa: E402
 
-from bench._common import today  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 ANSWER = "[data-testid=stChatMessage]:has([data-testid=stChatMessageAvatarAssistant])"
 LONG_TOKENS = 1500

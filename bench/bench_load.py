@@ -4,7 +4,7 @@ The simulator runs in its own process (so server and clients do not share a GIL)
 starts N streams at once, 10% with injected faults; reported: batch time, p50/p99 TTFT of
 healthy streams, rows lost (Aeries logs every exchange through the writer), and the ratio.
 
-    python bench/bench_load.py [--streams 500]
+    python -m bench.bench_load [--streams 500]
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from pathlib import Path
 
 import httpx2
 import openai
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aeries.load import FAULTS, max_in_flight, run_concurrent
 from aeries.store.db import Database

@@ -13,7 +13,7 @@ Aeries aggregates to a win matrix, draws one multinomial per round over distinct
 fits all rounds in one batched Newton solve. BLAS is pinned to one thread (set before numpy
 loads) because on a shared 2-core box threaded BLAS made the baseline timings swing 2×.
 
-Run: ``python bench/bench_ratings.py``
+Run: ``python -m bench.bench_ratings``
 """
 
 from __future__ import annotations
@@ -25,15 +25,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import math
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aeries import ratings
 

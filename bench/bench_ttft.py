@@ -7,18 +7,15 @@ renderer's coalescing and paragraph freezing + the exchange hand-off to the writ
 path, the same without the in-flight record, shows what the record itself costs. Reported:
 added ms at p50 and p99 (Aeries − raw), and the ratio of medians.
 
-    python bench/bench_ttft.py [--requests 300]
+    python -m bench.bench_ttft [--requests 300]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import openai
 

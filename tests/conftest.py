@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,8 +13,8 @@ from aeries.sim import SimConfig, SimServer
 from aeries.store.db import Database
 from aeries.store.migrations import migrate
 from aeries.store.writer import Writer
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 FAST = {
     "ttft_ms": 20.0,
     "itl_ms": 2.0,
@@ -102,33 +101,3 @@ def app(env: dict[str, str]) -> Iterator[Callable[..., object]]:
 
     yield make
     clear_runtime()
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
-    """Poll ``predicate`` until true or timeout (for background effects)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
-
-
-def participant_link(env: dict[str, str], name: str) -> dict[str, str]:
-    """Query parameters that sign in as participant ``name`` (made if new), as the personal
-    link a researcher hands out does."""
-    from aeries.auth import name_key, participant_token
-    from aeries.auth.tokens import load_or_create_key
-    from aeries.store.users import account_by_key, create_account
-
-    settings = load_settings(secrets={})
-    key = load_or_create_key(settings.key_path, settings.secret)
-    db = Database(settings.db_path)
-    try:
-        migrate(db)
-        account = account_by_key(db, name_key(name)) or create_account(
-            db, name, name_key(name), "invite"
-        )
-    finally:
-        db.close()
-    return {"p": participant_token(key, account.id, account.link_epoch)}

@@ -13,7 +13,12 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_analytics import (
+
+from aeries import ratings
+from aeries.auth import hash_secret
+from aeries.ui.analytics_latency import PICK
+from aeries.ui.text import literal
+from tests.test_analytics import (
     D2,
     EXCHANGES,
     SIGNALS,
@@ -23,12 +28,7 @@ from test_analytics import (
     ok_values,
     xid,
 )
-from test_snapshot import holding
-
-from aeries import ratings
-from aeries.auth import hash_secret
-from aeries.ui.analytics_latency import PICK
-from aeries.ui.text import literal
+from tests.test_snapshot import holding
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "views" / "analytics.py")

@@ -10,7 +10,7 @@ import pytest
 from aeries.arena import Contestant, record_vote, start_round
 from aeries.endpoints import ModelInfo
 from aeries.llm import Sampling
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 
 def contestants(sim, *models: str) -> list[Contestant]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.test_chat_page import db_rows, send
+from tests.helpers import db_rows, send
 
 
 def open_arena(app):
@@ -165,7 +165,7 @@ def test_blind_round_shows_no_reasoning_panel_until_the_vote(app, env, sim):
 
 
 def test_a_participant_sees_only_their_own_votes_in_the_leaderboard(app, env, sim):
-    from tests.conftest import participant_link
+    from tests.helpers import participant_link
 
     alice = app(participant_link(env, "alice")).run()
     alice.switch_page("views/arena.py").run()

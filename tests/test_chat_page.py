@@ -7,31 +7,7 @@ import json
 import pytest
 
 from aeries.ui.text import literal
-
-
-def send(at, text: str):
-    at.chat_input(key="aeries.prompt").set_value(text).run()
-    return at
-
-
-def db_rows(env, sql: str, params=None):
-    """Read the app's database from the test (same process: through the cached runtime)."""
-    from aeries.config import load_settings
-    from aeries.ui.resources import _runtime
-
-    rt = _runtime(load_settings(secrets={}))
-    rt.writer.flush()
-    return rt.db.rows(sql, params)
-
-
-def last_chat_request(sim) -> dict:
-    """The newest request the chat made (observer calls ask for structured output)."""
-    chats = [r for r in sim.stats.requests_log if "response_format" not in r]
-    return chats[-1]
-
-
-def markdown_texts(at) -> list[str]:
-    return [m.value for m in at.markdown]
+from tests.helpers import db_rows, last_chat_request, markdown_texts, send
 
 
 def test_chat_turn_streams_answer_and_logs_exchange(app, env, sim):

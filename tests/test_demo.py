@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from test_snapshot import holding
 
 from aeries import analytics as A
 from aeries.__main__ import main
 from aeries.demo import DemoConfig, DemoError, run_demo, split_exchanges, write_demo
 from aeries.demo_calls import uuid7
 from aeries.store.db import Database, DatabaseLocked
+from tests.test_snapshot import holding
 
 END = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 N = 4000

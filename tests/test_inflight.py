@@ -19,7 +19,7 @@ from aeries.store.conversations import load_messages, new_conversation, save_mes
 from aeries.store.db import Database
 from aeries.store.inflight import INTERRUPTED_ERROR, recover_inflight
 from aeries.store.migrations import migrate
-from tests.conftest import ROOT, wait_until
+from tests.helpers import ROOT, wait_until
 
 MODEL = "sim-llama-3.1-8b"
 

@@ -11,7 +11,7 @@ from aeries.history import history_window
 from aeries.ids import utcnow
 from aeries.llm import ChatRequest, ClientPool, Sampling, stream_chat
 from aeries.tree import Message
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 HI = [{"role": "user", "content": "Hello there"}]
 

@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from test_chat_page import db_rows, last_chat_request, send
 
 from aeries.export import json_export
 from aeries.ids import new_id, utcnow
@@ -26,6 +25,7 @@ from aeries.text import MESSAGE_MAX_CHARS
 from aeries.tree import Message
 from aeries.ui.chat_state import WINDOW, _load
 from aeries.ui.messages import LONG_TEXT
+from tests.helpers import db_rows, last_chat_request, send
 
 SEEDED = 10_000
 

@@ -23,8 +23,7 @@ from aeries.store.personas import (
     visible_personas,
 )
 from aeries.store.users import ensure_user
-from tests.conftest import participant_link
-from tests.test_chat_page import db_rows, last_chat_request, send
+from tests.helpers import db_rows, last_chat_request, participant_link, send
 
 
 @pytest.fixture

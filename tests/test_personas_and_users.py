@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 from aeries.ui.text import literal
-from tests.conftest import participant_link
-from tests.test_chat_page import db_rows, last_chat_request, send
+from tests.helpers import db_rows, last_chat_request, participant_link, send
 
 
 def open_personas(at):

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from markdown_it import MarkdownIt
 
-from tests.conftest import participant_link
-from tests.test_chat_page import send
+from tests.helpers import participant_link, send
 
 LEAK = "http://127.0.0.1:9/leak?q=secret"
 PARSER = MarkdownIt("commonmark").enable("table")

@@ -7,8 +7,7 @@ import pytest
 from aeries.config import load_settings
 from aeries.errors import RESTING
 from aeries.runtime import build_runtime
-from tests.conftest import wait_until
-from tests.test_chat_page import db_rows, send
+from tests.helpers import db_rows, send, wait_until
 
 
 @pytest.fixture
@@ -36,7 +35,7 @@ def test_banner_says_answers_are_simulated(no_vllm):
     from streamlit.testing.v1 import AppTest
 
     from aeries.ui.resources import clear_runtime
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     clear_runtime()
     try:

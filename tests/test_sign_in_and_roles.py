@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from aeries.auth import hash_secret, participant_token
-from tests.conftest import ROOT, participant_link
-from tests.test_chat_page import db_rows, send
+from tests.helpers import ROOT, db_rows, participant_link, send
 
 SECRET = "correct horse battery staple"
 AUTH = {

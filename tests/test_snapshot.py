@@ -15,11 +15,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from test_analytics import EXCHANGES, build_db
 
 from aeries import snapshot
 from aeries.__main__ import main
 from aeries.snapshot import MANIFEST, SnapshotError, export_snapshot
+from tests.test_analytics import EXCHANGES, build_db
 
 _HOLD = """
 import sys, time, duckdb

@@ -18,8 +18,7 @@ import pytest
 from aeries.config import load_settings
 from aeries.store.events import log_event
 from aeries.ui.store_health import NOT_SENT, UNSAVED_ANSWER
-from tests.conftest import participant_link, wait_until
-from tests.test_chat_page import send
+from tests.helpers import participant_link, send, wait_until
 
 FULL = (
     'TransactionContext Error: Failed to commit: Could not write file "x.wal": '

@@ -32,7 +32,7 @@ from aeries.store.migrations import migrate
 from aeries.store.ops import decode_op, encode_op
 from aeries.store.spill import SpillFile, read_spill, spill_files
 from aeries.store.writer import Execute, Insert, Op, Writer, replay_spills
-from tests.conftest import ROOT, wait_until
+from tests.helpers import ROOT, wait_until
 
 FULL = (
     'TransactionContext Error: Failed to commit: Could not write file "x.wal": '

@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from e2e_helpers import CHROMIUM, CHROMIUM_ARGS, SIM_DEFAULTS, Stack
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from tests.e2e.helpers import CHROMIUM, CHROMIUM_ARGS, SIM_DEFAULTS, Stack
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 

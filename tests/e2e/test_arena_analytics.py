@@ -7,7 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from e2e_helpers import (
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import (
     CHAT_BOX,
     CURSOR,
     ROOT,
@@ -17,7 +19,6 @@ from e2e_helpers import (
     open_chat,
     sign_in_researcher,
 )
-from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.e2e
 

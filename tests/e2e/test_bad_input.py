@@ -7,7 +7,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from e2e_helpers import (
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import (
     ASSISTANT,
     USER,
     Stack,
@@ -21,7 +23,6 @@ from e2e_helpers import (
     type_message,
     wait_idle,
 )
-from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.e2e
 

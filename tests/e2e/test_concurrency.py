@@ -10,7 +10,9 @@ import re
 from collections.abc import Callable
 
 import pytest
-from e2e_helpers import (
+from playwright.sync_api import Page
+
+from tests.e2e.helpers import (
     ASSISTANT,
     CHAT_BOX,
     USER,
@@ -24,7 +26,6 @@ from e2e_helpers import (
     wait_answer,
     wait_idle,
 )
-from playwright.sync_api import Page
 
 pytestmark = pytest.mark.e2e
 

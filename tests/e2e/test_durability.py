@@ -9,7 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from e2e_helpers import (
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import (
     ASSISTANT,
     CHAT_BOX,
     CURSOR,
@@ -19,7 +21,6 @@ from e2e_helpers import (
     open_chat,
     wait_idle,
 )
-from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_helpers import (
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import (
     ASSISTANT,
     USER,
     Stack,
@@ -23,7 +25,6 @@ from e2e_helpers import (
     wait_for,
     wait_idle,
 )
-from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.e2e
 

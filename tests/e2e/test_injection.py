@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from e2e_helpers import ASSISTANT, USER, Stack, no_tracebacks, open_chat, send, wait_idle
 from playwright.sync_api import Page
+
+from tests.e2e.helpers import ASSISTANT, USER, Stack, no_tracebacks, open_chat, send, wait_idle
 
 pytestmark = pytest.mark.e2e
 

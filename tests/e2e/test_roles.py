@@ -14,7 +14,10 @@ import re
 from collections.abc import Callable
 
 import pytest
-from e2e_helpers import (
+from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from tests.e2e.helpers import (
     ASSISTANT,
     CHAT_BOX,
     USER,
@@ -34,8 +37,6 @@ from e2e_helpers import (
     wait_for,
     wait_idle,
 )
-from playwright.sync_api import Locator, Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from e2e_helpers import (
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import (
     ASSISTANT,
     CURSOR,
     Stack,
@@ -24,7 +26,6 @@ from e2e_helpers import (
     wait_for,
     wait_idle,
 )
-from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.e2e
 

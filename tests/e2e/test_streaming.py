@@ -7,7 +7,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from e2e_helpers import (
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import (
     ASSISTANT,
     CURSOR,
     Stack,
@@ -19,7 +21,6 @@ from e2e_helpers import (
     wait_for,
     wait_idle,
 )
-from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.e2e
 
