@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 from aeries.analytics import Filters, exchange_where, frame
 from aeries.analytics_prefs import preference_where
 from aeries.ids import is_id
-from aeries.llm import EXCHANGE_STATUSES
 from aeries.store.db import Database
+from aeries.vocabulary import EXCHANGE_STATUSES
 
 DRILL_LIMIT = 200
 STATUSES = EXCHANGE_STATUSES

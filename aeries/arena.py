@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aeries.chat import system_messages
-from aeries.endpoints import ModelInfo
 from aeries.ids import new_id, utcnow
-from aeries.llm import CallResult, ChatRequest, LLMStream, Sampling, stream_chat
+from aeries.llm import CallResult, ChatRequest, LLMStream, ModelInfo, Sampling, stream_chat
 from aeries.ratings import expand_best_of
 from aeries.runtime import Runtime
 from aeries.store.exchanges import exchange_row, log_exchange

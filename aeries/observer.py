@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aeries.endpoints import ModelInfo
-from aeries.llm import ChatRequest, ClientPool, Sampling, stream_chat
+from aeries.llm import ChatRequest, ClientPool, ModelInfo, Sampling, stream_chat
 from aeries.observation import (
     EXTRACTOR,
     PROMPT_HASH,

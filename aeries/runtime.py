@@ -18,8 +18,14 @@ import duckdb
 
 from aeries.auth import SignInThrottle, load_or_create_key
 from aeries.config import DEFAULT_BASE_URL, Settings
-from aeries.endpoints import EndpointStatus, ModelInfo, answers, list_models
-from aeries.llm import ClientPool, warm_up_client_stack
+from aeries.llm import (
+    ClientPool,
+    EndpointStatus,
+    ModelInfo,
+    answers,
+    list_models,
+    warm_up_client_stack,
+)
 from aeries.observer import Observer
 from aeries.store.db import Database
 from aeries.store.inflight import recover_inflight

@@ -8,8 +8,7 @@ import time
 import pytest
 
 from aeries.arena import Contestant, record_vote, start_round
-from aeries.endpoints import ModelInfo
-from aeries.llm import Sampling
+from aeries.llm import ModelInfo, Sampling
 from tests.helpers import wait_until
 
 

@@ -6,10 +6,9 @@ import statistics
 
 import pytest
 
-from aeries.errors import RESTING
 from aeries.history import history_window
 from aeries.ids import utcnow
-from aeries.llm import ChatRequest, ClientPool, Sampling, stream_chat
+from aeries.llm import RESTING, ChatRequest, ClientPool, Sampling, stream_chat
 from aeries.tree import Message
 from tests.helpers import wait_until
 
@@ -178,7 +177,7 @@ def test_both_vllm_context_length_wordings_are_understood(detail):
     import httpx2
     import openai
 
-    from aeries.errors import describe_error
+    from aeries.llm import describe_error
 
     request = httpx2.Request("POST", "http://h/v1/chat/completions")
     body = {"message": detail, "type": "BadRequestError", "param": None, "code": 400}

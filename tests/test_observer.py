@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from aeries.endpoints import ModelInfo
 from aeries.ids import new_id, utcnow
-from aeries.llm import ClientPool
+from aeries.llm import ClientPool, ModelInfo
 from aeries.observation import PROMPT_HASH, SCHEMA, ObservationError, parse_observation
 from aeries.observer import FinishedTurn, Observer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aeries.config import load_settings
-from aeries.errors import RESTING
+from aeries.llm import RESTING
 from aeries.runtime import build_runtime
 from tests.helpers import db_rows, send, wait_until
 

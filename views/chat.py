@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from aeries.errors import RESTING
+from aeries.llm import RESTING
 from aeries.text import check_message
 from aeries.ui.chat_state import current_view, take_notice, take_pending
 from aeries.ui.conversations import conversation_sidebar

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aeries.calls import CallResult, ChatRequest
 from aeries.config import public_url
-from aeries.llm import CallResult, ChatRequest
 from aeries.store.writer import Insert, Writer
 
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from aeries.calls import CallResult
 from aeries.ids import utcnow
-from aeries.llm import CallResult
 from aeries.store.db import Database
 from aeries.store.writer import Execute, Insert, Op, Writer
 

@@ -16,8 +16,7 @@ from aeries.arena import (
     record_vote,
     start_round,
 )
-from aeries.errors import RESTING
-from aeries.llm import Sampling
+from aeries.llm import RESTING, Sampling
 from aeries.runtime import Runtime
 from aeries.store.personas import ensure_default_persona, visible_personas
 from aeries.text import check_message

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from aeries.config import public_url
-from aeries.endpoints import ModelInfo
-from aeries.llm import Sampling
+from aeries.llm import ModelInfo, Sampling
 from aeries.runtime import Runtime
 from aeries.store.events import log_event
 from aeries.store.personas import (

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import openai
 
 from aeries.config import public_url
-from aeries.errors import RESTING
+from aeries.llm.errors import RESTING
 
 
 @dataclass(frozen=True)
