@@ -8,8 +8,14 @@ import pytest
 
 from aeries.ids import new_id, utcnow
 from aeries.llm import ClientPool, ModelInfo
-from aeries.observation import PROMPT_HASH, SCHEMA, ObservationError, parse_observation
-from aeries.observer import FinishedTurn, Observer
+from aeries.observer import (
+    PROMPT_HASH,
+    SCHEMA,
+    FinishedTurn,
+    ObservationError,
+    Observer,
+    parse_observation,
+)
 
 GOOD = {
     "sentiment": 0.5,

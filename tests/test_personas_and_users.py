@@ -225,7 +225,7 @@ def test_observer_runs_after_the_stream_and_writes_signals_with_provenance(app, 
         "SELECT DISTINCT extractor, extractor_version, prompt_hash "
         "FROM signals WHERE kind = 'observer'",
     )
-    from aeries.observation import PROMPT_HASH
+    from aeries.observer import PROMPT_HASH
 
     assert provenance == [("observer", "1", PROMPT_HASH)]
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from aeries.llm import ChatRequest, ClientPool, ModelInfo, Sampling, stream_chat
-from aeries.observation import (
+from aeries.observer.extraction import (
     EXTRACTOR,
     PROMPT_HASH,
     RESPONSE_FORMAT,
