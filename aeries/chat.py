@@ -13,6 +13,7 @@ from typing import Any
 from aeries.history import history_window
 from aeries.ids import new_id, utcnow
 from aeries.llm import CallResult, ChatRequest, LLMStream, Sampling, stream_chat
+from aeries.messages import Message
 from aeries.observer import FinishedTurn
 from aeries.runtime import Runtime
 from aeries.store.conversations import message_row, save_message
@@ -20,7 +21,6 @@ from aeries.store.exchanges import exchange_row
 from aeries.store.inflight import InflightRecord
 from aeries.store.signals import HEURISTICS, IMPLICIT, signal_row
 from aeries.store.writer import Insert, Writer
-from aeries.tree import Message
 
 
 def system_messages(*parts: str | None) -> list[dict[str, str]]:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aeries.tree import Message
+from aeries.messages import Message
 
 # When /v1/models did not say: small enough for any served model, so a huge paste still cannot
 # poison the turns after it.

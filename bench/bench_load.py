@@ -21,11 +21,11 @@ from pathlib import Path
 import httpx2
 import openai
 
-from aeries.load import FAULTS, max_in_flight, run_concurrent
 from aeries.store.db import Database
 from aeries.store.migrations import migrate
 from aeries.store.writer import Writer
 from bench._common import pct, today
+from bench.load_driver import FAULTS, max_in_flight, run_concurrent
 
 
 def free_port() -> int:

@@ -15,9 +15,9 @@ from aeries.history import (
     history_window,
     message_tokens,
 )
+from aeries.messages import Message
 from aeries.sim_text import count_prompt_tokens
 from aeries.text import MESSAGE_MAX_CHARS
-from aeries.tree import Message
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 HUGE = ("lorem ipsum " * (MESSAGE_MAX_CHARS // 12 + 1))[:MESSAGE_MAX_CHARS]

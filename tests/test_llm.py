@@ -9,7 +9,7 @@ import pytest
 from aeries.history import history_window
 from aeries.ids import utcnow
 from aeries.llm import RESTING, ChatRequest, ClientPool, Sampling, stream_chat
-from aeries.tree import Message
+from aeries.messages import Message
 from tests.helpers import wait_until
 
 HI = [{"role": "user", "content": "Hello there"}]

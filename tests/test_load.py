@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aeries.load import max_in_flight, run_concurrent
+from bench.load_driver import max_in_flight, run_concurrent
 
 
 def test_hundred_concurrent_streams_with_faults(store, sim):

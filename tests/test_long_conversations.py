@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from aeries.export import json_export
 from aeries.ids import new_id, utcnow
+from aeries.messages import Message
 from aeries.store.conversations import (
     get_conversation,
     load_messages,
@@ -22,7 +22,7 @@ from aeries.store.conversations import (
 )
 from aeries.store.writer import Execute, Insert
 from aeries.text import MESSAGE_MAX_CHARS
-from aeries.tree import Message
+from aeries.transcripts import json_export
 from aeries.ui.chat_state import WINDOW, _load
 from aeries.ui.messages import LONG_TEXT
 from tests.helpers import db_rows, last_chat_request, send

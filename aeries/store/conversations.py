@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from aeries.ids import is_id, new_id, utcnow
+from aeries.messages import Message
 from aeries.store.db import Database
 from aeries.store.writer import Execute, Insert, Writer
 from aeries.text import like_pattern, make_title
-from aeries.tree import Message
 
 
 @dataclass

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from aeries.messages import Message
 from aeries.store.db import Database
-from aeries.store.migrations import FACTS_BACKFILL, PREFERENCE_TTFT_BACKFILL
 from aeries.store.writer import Execute, Insert, Op
-from aeries.tree import Message
 
 SCORED = {("feedback", "thumbs"), ("observer", "satisfaction"), ("observer", "sentiment")}
 NOTED = {("observer", "preference"), ("observer", "topic")}
@@ -38,6 +37,43 @@ ON CONFLICT (exchange_id) DO UPDATE SET
     satisfaction_n = answer_scores.satisfaction_n + excluded.satisfaction_n,
     sentiment_sum = answer_scores.sentiment_sum + excluded.sentiment_sum,
     sentiment_n = answer_scores.sentiment_n + excluded.sentiment_n"""
+
+
+# Recompute both tables from the log (they must be empty first), and fill in each side's TTFT on
+# preferences that lack it. Migration 5 has its own frozen copy of this for the logs written
+# before it; tests/store/test_migrations.py checks the two agree on the same log.
+_REBUILD = (
+    """INSERT INTO answer_scores (exchange_id, user_id, started_at, model, source, persona_id,
+        brief_enabled, thumb, thumb_at, satisfaction_sum, satisfaction_n, sentiment_sum,
+        sentiment_n)
+    SELECT e.id, any_value(e.user_id), any_value(e.started_at), any_value(e.model),
+           any_value(e.source), any_value(e.persona_id), any_value(e.brief_enabled),
+           arg_max(s.value_num, s.created_at) FILTER (WHERE s.name = 'thumbs'),
+           max(s.created_at) FILTER (WHERE s.name = 'thumbs'),
+           coalesce(sum(s.value_num) FILTER (WHERE s.name = 'satisfaction'), 0),
+           count(*) FILTER (WHERE s.name = 'satisfaction'),
+           coalesce(sum(s.value_num) FILTER (WHERE s.name = 'sentiment'), 0),
+           count(*) FILTER (WHERE s.name = 'sentiment')
+    FROM signals s
+    JOIN exchanges e ON e.id = s.exchange_id
+    WHERE s.value_num IS NOT NULL
+      AND ((s.kind = 'feedback' AND s.name = 'thumbs')
+           OR (s.kind = 'observer' AND s.name IN ('satisfaction', 'sentiment')))
+    GROUP BY e.id
+    ORDER BY any_value(e.started_at)""",
+    """INSERT INTO learned_notes (signal_id, created_at, user_id, exchange_id, model, source,
+        persona_id, brief_enabled, name, value)
+    SELECT s.id, s.created_at, s.user_id, s.exchange_id, e.model, e.source, e.persona_id,
+           e.brief_enabled, s.name, s.value_text
+    FROM signals s
+    LEFT JOIN exchanges e ON e.id = s.exchange_id
+    WHERE s.kind = 'observer' AND s.name IN ('preference', 'topic') AND s.value_text IS NOT NULL
+    ORDER BY s.created_at""",
+    """UPDATE preferences p SET ttft_a_ms = x.ttft_ms
+    FROM exchanges x WHERE x.id = p.exchange_a AND p.ttft_a_ms IS NULL""",
+    """UPDATE preferences p SET ttft_b_ms = x.ttft_ms
+    FROM exchanges x WHERE x.id = p.exchange_b AND p.ttft_b_ms IS NULL""",
+)
 
 
 @dataclass(frozen=True)
@@ -122,5 +158,5 @@ def rebuild_facts(db: Database) -> None:
     with db.transaction() as cur:
         cur.execute("DELETE FROM answer_scores")
         cur.execute("DELETE FROM learned_notes")
-        for sql in (*FACTS_BACKFILL, *PREFERENCE_TTFT_BACKFILL):
+        for sql in _REBUILD:
             cur.execute(sql)

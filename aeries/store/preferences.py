@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from aeries.ids import new_id, utcnow
+from aeries.messages import Message
 from aeries.store.db import Database
 from aeries.store.writer import Insert, Op
-from aeries.tree import Message
 
 
 def implicit_preference_ops(

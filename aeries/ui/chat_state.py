@@ -17,6 +17,7 @@ from typing import Any
 
 import streamlit as st
 
+from aeries.messages import Message, MessageTree
 from aeries.runtime import Runtime
 from aeries.store.conversations import (
     Conversation,
@@ -24,7 +25,6 @@ from aeries.store.conversations import (
     load_skeleton,
     load_texts,
 )
-from aeries.tree import Message, MessageTree
 
 _VIEW = "aeries.chat.view"
 _PENDING = "aeries.chat.pending"

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from aeries.export import json_export, markdown_export
 from aeries.runtime import Runtime
 from aeries.store.conversations import (
     Conversation,
@@ -17,6 +16,7 @@ from aeries.store.conversations import (
     set_archived,
 )
 from aeries.store.db import Database
+from aeries.transcripts import json_export, markdown_export
 from aeries.ui.chat_state import ChatView, notice, show_conversation
 from aeries.ui.text import label
 

@@ -12,12 +12,12 @@ from collections.abc import Callable
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from aeries.messages import Message
 from aeries.runtime import Runtime
 from aeries.store.conversations import set_current_leaf
 from aeries.store.facts import message_context
 from aeries.store.signals import latest_feedback, record_feedback
 from aeries.text import check_message
-from aeries.tree import Message
 from aeries.ui.chat_state import (
     ChatView,
     ensure_texts,

@@ -14,10 +14,10 @@ from aeries.chat import (
     reply_delay_signal,
     user_message,
 )
+from aeries.messages import Message
 from aeries.runtime import Runtime
 from aeries.store.conversations import new_conversation, save_message
 from aeries.store.preferences import implicit_preference_ops
-from aeries.tree import Message
 from aeries.ui.chat_state import ChatView, brief_default, remember
 from aeries.ui.messages import answer_controls
 from aeries.ui.model_controls import ModelChoice

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from aeries.tree import Message, MessageTree
+from aeries.messages import Message, MessageTree
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aeries.messages import Message, MessageTree
 from aeries.store.conversations import METRIC_KEYS, Conversation, load_messages
 from aeries.store.db import Database
-from aeries.tree import Message, MessageTree
 
 
 def conversation_markdown(conversation: Conversation, branch: list[Message]) -> str:
