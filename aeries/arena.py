@@ -20,23 +20,17 @@ from aeries.ids import new_id, utcnow
 from aeries.llm import CallResult, ChatRequest, LLMStream, ModelInfo, Sampling, stream_chat
 from aeries.ratings import expand_best_of
 from aeries.runtime import Runtime
+from aeries.store.battles import battle_row, battle_side_row, vote_row
 from aeries.store.exchanges import exchange_row, log_exchange
 from aeries.store.inflight import InflightRecord
 from aeries.store.personas import Persona
-from aeries.store.writer import Insert, WriterClosed
+from aeries.store.preferences import PairSide, preference_row
+from aeries.store.writer import Insert, Op, WriterClosed
+from aeries.vocabulary import VOTE_REASONS, WINNERS, VoteOutcome, VoteReason, Winner
 
 log = logging.getLogger(__name__)
 
-OUTCOMES = ("a", "b", "tie", "both_bad")
-REASONS = (
-    "more accurate",
-    "clearer",
-    "more concise",
-    "more detailed",
-    "better format",
-    "better tone",
-    "faster",
-)
+REASONS = VOTE_REASONS  # offered on the vote, in this order
 
 
 @dataclass(frozen=True)
@@ -211,41 +205,33 @@ def log_round(rt: Runtime, battle: Round) -> None:
         if battle.logged or not battle.finished:
             return
         battle.logged = True
-    ops = [
-        Insert(
-            "battles",
-            {
-                "id": battle.id,
-                "user_id": battle.user_id,
-                "parent_battle_id": battle.parent_id,
-                "prompt": battle.prompt,
-                "blind": battle.blind,
-                "contestant_count": len(battle.sides),
-                "created_at": utcnow(),
-            },
-        )
-    ]
-    done = []
+    row = battle_row(
+        battle_id=battle.id,
+        user_id=battle.user_id,
+        parent_battle_id=battle.parent_id,
+        prompt=battle.prompt,
+        blind=battle.blind,
+        contestant_count=len(battle.sides),
+        created_at=utcnow(),
+    )
+    ops: list[Op] = [Insert("battles", row)]
+    done: list[Op] = []
     for side in battle.sides:
         assert side.stream is not None
         persona = side.contestant.persona
         log_exchange(rt.writer, _side_exchange(battle, side, side.stream.result))
         if side.record is not None:
             done += side.record.done_ops()
-        ops.append(
-            Insert(
-                "battle_sides",
-                {
-                    "battle_id": battle.id,
-                    "position": side.position,
-                    "contestant": side.contestant.label,
-                    "model": side.contestant.model.id,
-                    "persona_id": persona.id if persona else None,
-                    "params": json.dumps(side.contestant.sampling.as_params()),
-                    "exchange_id": side.stream.result.id,
-                },
-            )
+        side_row = battle_side_row(
+            battle_id=battle.id,
+            position=side.position,
+            contestant=side.contestant.label,
+            model=side.contestant.model.id,
+            persona_id=persona.id if persona else None,
+            params=json.dumps(side.contestant.sampling.as_params()),
+            exchange_id=side.stream.result.id,
         )
+        ops.append(Insert("battle_sides", side_row))
     rt.writer.submit(*ops, *done)
 
 
@@ -268,13 +254,14 @@ def _side_exchange(battle: Round, side: Side, result: CallResult) -> dict[str, A
     )
 
 
-def _pairs(battle: Round, outcome: str, best: int | None) -> list[tuple[Side, Side, str]]:
+def _pairs(battle: Round, outcome: str, best: int | None) -> list[tuple[Side, Side, Winner]]:
     """Pairwise outcomes (a, b, winner) a vote stands for."""
     sides = battle.sides
     if len(sides) == 2:
-        if outcome not in OUTCOMES:
+        two_sided = next((w for w in WINNERS if w == outcome), None)  # a, b, tie, both_bad
+        if two_sided is None:
             raise ValueError(f"Unknown outcome {outcome!r}.")
-        return [(sides[0], sides[1], outcome)]
+        return [(sides[0], sides[1], two_sided)]
     if outcome == "both_bad":  # all bad: every pair a bad tie
         return [(a, b, "both_bad") for i, a in enumerate(sides) for b in sides[i + 1 :]]
     if outcome != "best" or best is None or not 0 <= best < len(sides):
@@ -286,13 +273,20 @@ def _pairs(battle: Round, outcome: str, best: int | None) -> list[tuple[Side, Si
     return [(by_label[a], by_label[b], w) for a, b, w in expand_best_of(labels, labels[best])]
 
 
+def _pair_side(side: Side) -> PairSide:
+    assert side.stream is not None
+    result = side.stream.result
+    model = side.contestant.model.id
+    return PairSide(side.contestant.label, model, result.id, result.ttft_ms, side.position)
+
+
 def record_vote(
     rt: Runtime,
     battle: Round,
-    outcome: str,
+    outcome: VoteOutcome,
     *,
     best: int | None = None,
-    reasons: list[str] | None = None,
+    reasons: list[VoteReason] | None = None,
     comment: str | None = None,
 ) -> dict[str, Any]:
     """Store a vote and its pairwise preferences; a round takes one vote."""
@@ -304,47 +298,31 @@ def record_vote(
     log_round(rt, battle)
     last = battle.last_token_at
     now = utcnow()
-    vote = {
-        "id": new_id(),
-        "battle_id": battle.id,
-        "user_id": battle.user_id,
-        "outcome": outcome,
-        "best_position": best,
-        "reasons": list(reasons or []),
-        "comment": (comment or "").strip() or None,
-        "ms_to_vote": (time.perf_counter() - last) * 1000 if last else None,
-        "created_at": now,
-    }
-    ops = [Insert("votes", vote)]
+    vote = vote_row(
+        vote_id=new_id(),
+        battle_id=battle.id,
+        user_id=battle.user_id,
+        outcome=outcome,
+        best_position=best,
+        reasons=list(reasons or []),
+        comment=(comment or "").strip() or None,
+        ms_to_vote=(time.perf_counter() - last) * 1000 if last else None,
+        created_at=now,
+    )
+    ops: list[Op] = [Insert("votes", vote)]
     for a, b, winner in pairs:
-        assert a.stream is not None and b.stream is not None
-        ops.append(
-            Insert(
-                "preferences",
-                {
-                    "id": new_id(),
-                    "kind": "explicit",
-                    "source": "arena",
-                    "user_id": battle.user_id,
-                    "battle_id": battle.id,
-                    "vote_id": vote["id"],
-                    "conversation_id": None,
-                    "contestant_a": a.contestant.label,
-                    "contestant_b": b.contestant.label,
-                    "model_a": a.contestant.model.id,
-                    "model_b": b.contestant.model.id,
-                    "exchange_a": a.stream.result.id,
-                    "exchange_b": b.stream.result.id,
-                    "ttft_a_ms": a.stream.result.ttft_ms,
-                    "ttft_b_ms": b.stream.result.ttft_ms,
-                    "position_a": a.position,
-                    "position_b": b.position,
-                    "winner": winner,
-                    "weight": 1.0,
-                    "created_at": now,
-                },
-            )
+        row = preference_row(
+            kind="explicit",
+            source="arena",
+            user_id=battle.user_id,
+            a=_pair_side(a),
+            b=_pair_side(b),
+            winner=winner,
+            created_at=now,
+            battle_id=battle.id,
+            vote_id=vote["id"],
         )
+        ops.append(Insert("preferences", row))
     rt.writer.submit(*ops)
     battle.vote = vote
     return vote

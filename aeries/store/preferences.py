@@ -2,12 +2,71 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 import pandas as pd
 
 from aeries.ids import new_id, utcnow
 from aeries.messages import Message
 from aeries.store.db import Database
 from aeries.store.writer import Insert, Op
+from aeries.vocabulary import PreferenceKind, Source, Winner
+
+
+@dataclass(frozen=True)
+class PairSide:
+    """One side of a pairwise preference: who, which model, its answer and where it stood."""
+
+    contestant: str
+    model: str
+    exchange_id: str | None
+    ttft_ms: float | None
+    position: int | None = None
+
+
+def preference_row(
+    *,
+    kind: PreferenceKind,
+    source: Source,
+    user_id: str | None,
+    a: PairSide,
+    b: PairSide,
+    winner: Winner,
+    created_at: datetime,
+    battle_id: str | None = None,
+    vote_id: str | None = None,
+    conversation_id: str | None = None,
+    weight: float = 1.0,
+) -> dict[str, Any]:
+    """A ``preferences`` row (the one builder: arena votes and implicit chat choices alike)."""
+    return {
+        "id": new_id(),
+        "kind": kind,
+        "source": source,
+        "user_id": user_id,
+        "battle_id": battle_id,
+        "vote_id": vote_id,
+        "conversation_id": conversation_id,
+        "contestant_a": a.contestant,
+        "contestant_b": b.contestant,
+        "model_a": a.model,
+        "model_b": b.model,
+        "exchange_a": a.exchange_id,
+        "exchange_b": b.exchange_id,
+        "ttft_a_ms": a.ttft_ms,
+        "ttft_b_ms": b.ttft_ms,
+        "position_a": a.position,
+        "position_b": b.position,
+        "winner": winner,
+        "weight": weight,
+        "created_at": created_at,
+    }
+
+
+def _answer_side(message: Message, model: str) -> PairSide:
+    return PairSide(model, model, message.exchange_id, message.meta.get("ttft_ms"))
 
 
 def implicit_preference_ops(
@@ -22,33 +81,17 @@ def implicit_preference_ops(
         other_model = other.meta.get("model")
         if not winner_model or not other_model or not other.content:
             continue
-        ops.append(
-            Insert(
-                "preferences",
-                {
-                    "id": new_id(),
-                    "kind": "implicit",
-                    "source": "chat",
-                    "user_id": user_id,
-                    "battle_id": None,
-                    "vote_id": None,
-                    "conversation_id": conversation_id,
-                    "contestant_a": winner_model,
-                    "contestant_b": other_model,
-                    "model_a": winner_model,
-                    "model_b": other_model,
-                    "exchange_a": chosen.exchange_id,
-                    "exchange_b": other.exchange_id,
-                    "ttft_a_ms": chosen.meta.get("ttft_ms"),
-                    "ttft_b_ms": other.meta.get("ttft_ms"),
-                    "position_a": None,
-                    "position_b": None,
-                    "winner": "a",
-                    "weight": 1.0,
-                    "created_at": now,
-                },
-            )
+        row = preference_row(
+            kind="implicit",
+            source="chat",
+            user_id=user_id,
+            a=_answer_side(chosen, winner_model),
+            b=_answer_side(other, other_model),
+            winner="a",
+            created_at=now,
+            conversation_id=conversation_id,
         )
+        ops.append(Insert("preferences", row))
     return ops
 
 
