@@ -13,6 +13,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 python3 -m ruff check .
 python3 -m ruff format --check .
+python3 -m cogapp --check docs/schema.md  # the column lists, generated from the migrations
 # DuckDB's nanobind layer reports "leaked instances" at interpreter exit, after pytest's
 # summary; drop exactly those lines so the summary stays the last word (pipefail keeps the
 # exit code of pytest).

@@ -1,0 +1,1 @@
+"""Tests of aeries.store: one module per concern, as in the package."""
