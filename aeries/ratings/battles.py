@@ -1,7 +1,8 @@
 """Battles prepared for rating: model indices, outcome codes, weights, counts and pair aggregates.
 
-Everything here turns a battles DataFrame (see ``aeries.ratings``) into arrays; the fitting
-lives in ``aeries.ratings``.
+Everything here turns a battles DataFrame (its columns are described in ``aeries.ratings``)
+into arrays, or (``expand_best_of``) one best-of-N vote into pairwise rows; the fitting lives
+in ``aeries.ratings.fit``, ``bootstrap`` and ``elo``.
 """
 
 from __future__ import annotations
@@ -225,3 +226,16 @@ def outcome_counts(data: Battles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     sides = np.concatenate([data.i[~decided], data.j[~decided]])
     ties = np.bincount(sides, weights=np.tile(c[~decided], 2), minlength=n)
     return wins.astype(np.int64), losses.astype(np.int64), ties.astype(np.int64)
+
+
+# ---------------------------------------------------------------------------
+# Best-of votes
+
+
+def expand_best_of(contestants: list[str], best: str) -> list[tuple[str, str, str]]:
+    """Pairwise (model_a, model_b, winner) rows for a best-of-N vote: best beats each other."""
+    if len(set(contestants)) != len(contestants):
+        raise ValueError("contestants must be distinct")
+    if best not in contestants:
+        raise ValueError(f"best {best!r} is not among the contestants")
+    return [(best, other, "a") for other in contestants if other != best]
