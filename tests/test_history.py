@@ -16,7 +16,7 @@ from aeries.history import (
     message_tokens,
 )
 from aeries.messages import Message
-from aeries.sim_text import count_prompt_tokens
+from aeries.sim import count_prompt_tokens
 from aeries.text import MESSAGE_MAX_CHARS
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

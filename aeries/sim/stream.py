@@ -1,25 +1,26 @@
-"""Wire format and timing of the simulator's chat answers: SSE chunks, pacing, faults, stats."""
+"""Sending a planned answer over time: SSE pacing, the non-streaming answer, faults, bookkeeping.
+
+`chat` decides everything an answer will send (a `Plan`) before the first byte; this module sends
+it on a fixed schedule, cuts it where a fault says, and books the outcome in the stats and metrics.
+The bytes themselves come from `protocol`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-if TYPE_CHECKING:
-    from aeries.sim import SimModel, SimServer
+from aeries.sim import protocol
+from aeries.sim.config import CUT_FAULTS, SimModel
+from aeries.sim.state import SimHost
 
-CUT_FAULTS = frozenset({"midstream_error", "stall", "drop"})
 STALL_SECONDS = 600.0
-MIDSTREAM_MESSAGE = "The engine failed while generating this response (simulated)."
 
 
 class SimDrop(Exception):
@@ -40,8 +41,10 @@ class Plan:
     itl: float  # seconds
     include_usage: bool
     continuous_usage: bool
-    request_id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
-    created: int = field(default_factory=lambda: int(time.time()))
+    envelope: protocol.Envelope = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.envelope = protocol.Envelope(self.model.id)
 
     @property
     def completion_tokens(self) -> int:
@@ -55,57 +58,31 @@ class Plan:
         return "".join(text for field_name, text in self.pieces if field_name == kind)
 
 
-def error_response(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:
-    """vLLM's error body: {"error": {"message", "type", "param", "code"}}."""
-    body = {"error": {"message": message, "type": kind, "param": param, "code": status}}
-    return JSONResponse(body, status_code=status)
-
-
-def _sse(payload: Any) -> bytes:
-    return f"data: {json.dumps(payload, separators=(',', ':'), ensure_ascii=False)}\n\n".encode()
-
-
-def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
-    return {
-        "prompt_tokens": prompt_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-        "completion_tokens": completion_tokens,
-    }
-
-
-def _chunk(plan: Plan, choices: list[dict[str, Any]], usage: dict | None = None) -> bytes:
-    payload: dict[str, Any] = {
-        "id": plan.request_id,
-        "object": "chat.completion.chunk",
-        "created": plan.created,
-        "model": plan.model.id,
-        "choices": choices,
-    }
-    if usage is not None:
-        payload["usage"] = usage
-    return _sse(payload)
-
-
 def _piece_events(plan: Plan, index: int, final: bool) -> bytes:
     """The SSE events for piece `index`: preceded by the role chunk, followed by the ending."""
     sent = sum(1 for _, text in plan.pieces[: index + 1] if text)
-    usage = _usage(plan.prompt_tokens, sent) if plan.continuous_usage else None
+    usage = protocol.usage(plan.prompt_tokens, sent) if plan.continuous_usage else None
     events = []
     if index == 0:
-        role = {"index": 0, "delta": {"role": "assistant", "content": ""}}
-        role |= {"logprobs": None, "finish_reason": None}
-        first_usage = _usage(plan.prompt_tokens, 0) if plan.continuous_usage else None
-        events.append(_chunk(plan, [role], first_usage))
+        first_usage = protocol.usage(plan.prompt_tokens, 0) if plan.continuous_usage else None
+        events.append(protocol.chunk(plan.envelope, [protocol.role_choice()], first_usage))
     kind, text = plan.pieces[index]
-    choice: dict[str, Any] = {"index": 0, "delta": {kind: text}, "logprobs": None}
-    choice["finish_reason"] = plan.finish_reason if final else None
-    if final:
-        choice["stop_reason"] = None
-    events.append(_chunk(plan, [choice], usage))
+    choice = protocol.delta_choice(kind, text, plan.finish_reason if final else None)
+    events.append(protocol.chunk(plan.envelope, [choice], usage))
     if final:
         if plan.include_usage:
-            events.append(_chunk(plan, [], _usage(plan.prompt_tokens, plan.completion_tokens)))
-        events.append(b"data: [DONE]\n\n")
+            total = protocol.usage(plan.prompt_tokens, plan.completion_tokens)
+            events.append(protocol.chunk(plan.envelope, [], total))
+        events.append(protocol.DONE)
+    return b"".join(events)
+
+
+def _error_events(plan: Plan, role_first: bool) -> bytes:
+    """vLLM's failure mid-stream: an error event, then [DONE], on the 200 response."""
+    events = []
+    if role_first:
+        events.append(protocol.chunk(plan.envelope, [protocol.role_choice()]))
+    events.append(protocol.error_event(500, protocol.MIDSTREAM_MESSAGE, "InternalServerError"))
     return b"".join(events)
 
 
@@ -118,7 +95,7 @@ async def _sleep_until(deadline: float) -> None:
 class _Tracker:
     """Collects what was sent and books the outcome in the stats and metrics exactly once."""
 
-    def __init__(self, sim: SimServer, plan: Plan, arrival: float) -> None:
+    def __init__(self, sim: SimHost, plan: Plan, arrival: float) -> None:
         self.sim, self.plan, self.arrival = sim, plan, arrival
         self.times: list[float] = []
         self.generated = 0
@@ -142,7 +119,7 @@ class _Tracker:
         )
 
 
-async def stream(sim: SimServer, plan: Plan, arrival: float) -> AsyncIterator[bytes]:
+async def stream(sim: SimHost, plan: Plan, arrival: float) -> AsyncIterator[bytes]:
     """SSE body. Cancellation or close here means the client went away (vLLM aborts then)."""
     tracker = _Tracker(sim, plan, arrival)
     outcome = "abort"
@@ -168,23 +145,7 @@ async def stream(sim: SimServer, plan: Plan, arrival: float) -> AsyncIterator[by
         tracker.finish(outcome)
 
 
-def _error_events(plan: Plan, role_first: bool) -> bytes:
-    """vLLM's failure mid-stream: an error event, then [DONE], on the 200 response."""
-    events = []
-    if role_first:
-        role = {"index": 0, "delta": {"role": "assistant", "content": ""}}
-        events.append(_chunk(plan, [role | {"logprobs": None, "finish_reason": None}]))
-    error = {
-        "message": MIDSTREAM_MESSAGE,
-        "type": "InternalServerError",
-        "param": None,
-        "code": 500,
-    }
-    events.append(_sse({"error": error}) + b"data: [DONE]\n\n")
-    return b"".join(events)
-
-
-async def complete(request: Request, sim: SimServer, plan: Plan, arrival: float) -> Response:
+async def complete(request: Request, sim: SimHost, plan: Plan, arrival: float) -> Response:
     """Non-streaming answer, sent when the last token would have been generated."""
     tracker = _Tracker(sim, plan, arrival)
     faulty = plan.fault in CUT_FAULTS
@@ -194,14 +155,14 @@ async def complete(request: Request, sim: SimServer, plan: Plan, arrival: float)
         deadline = arrival + STALL_SECONDS
     if await _sleep_or_disconnect(request, deadline):
         tracker.finish("abort")
-        return Response(status_code=499)
+        return Response(status_code=protocol.CLIENT_CLOSED)
     for index in range(generated):
         tracker.sent(index, plan.due(arrival, index))
     if faulty:
         tracker.finish("error")
         if plan.fault == "drop":
             return _DroppedResponse()
-        return error_response(500, MIDSTREAM_MESSAGE, "InternalServerError")
+        return protocol.error_response(500, protocol.MIDSTREAM_MESSAGE, "InternalServerError")
     tracker.finish("ok")
     return JSONResponse(_completion_body(plan))
 
@@ -209,36 +170,14 @@ async def complete(request: Request, sim: SimServer, plan: Plan, arrival: float)
 def _completion_body(plan: Plan) -> dict[str, Any]:
     reasoning = plan.text("reasoning") or None
     has_content = any(kind == "content" for kind, _ in plan.pieces)
-    message = {
-        "role": "assistant",
-        "content": plan.text("content") if has_content or reasoning is None else None,
-        "refusal": None,
-        "annotations": None,
-        "audio": None,
-        "function_call": None,
-        "tool_calls": [],
-        "reasoning": reasoning,
-    }
-    choice = {
-        "index": 0,
-        "message": message,
-        "logprobs": None,
-        "finish_reason": plan.finish_reason,
-        "stop_reason": None,
-    }
-    return {
-        "id": plan.request_id,
-        "object": "chat.completion",
-        "created": plan.created,
-        "model": plan.model.id,
-        "choices": [choice],
-        "service_tier": None,
-        "system_fingerprint": None,
-        "usage": _usage(plan.prompt_tokens, plan.completion_tokens)
-        | {"prompt_tokens_details": None},
-        "prompt_logprobs": None,
-        "kv_transfer_params": None,
-    }
+    content = plan.text("content") if has_content or reasoning is None else None
+    return protocol.completion(
+        plan.envelope,
+        content,
+        reasoning,
+        plan.finish_reason,
+        protocol.usage(plan.prompt_tokens, plan.completion_tokens),
+    )
 
 
 async def _sleep_or_disconnect(request: Request, deadline: float) -> bool:
@@ -262,7 +201,7 @@ class _DroppedResponse(Response):
     """Starts a response, sends part of the body, then breaks the connection."""
 
     def __init__(self) -> None:
-        super().__init__(b'{"id": "chatcmpl-', media_type="application/json")
+        super().__init__(protocol.TRUNCATED_BODY, media_type="application/json")
         self.headers["content-length"] = "4096"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from aeries import sim_schema
-from aeries.sim_stream import (
-    Plan,
-    complete,
-    error_response,
-    stream,
-)
-from aeries.sim_text import (
+from aeries.sim import protocol, schema
+from aeries.sim.config import FAULTS, Knobs, SimConfig, SimModel, knobs_for
+from aeries.sim.state import SimHost
+from aeries.sim.stream import Plan, complete, stream
+from aeries.sim.text import (
     REFUSAL,
     count_prompt_tokens,
     generate_pieces,
@@ -28,57 +24,19 @@ from aeries.sim_text import (
     split_pieces,
 )
 
-if TYPE_CHECKING:
-    from aeries.sim import SimConfig, SimModel, SimServer
-
-FAULTS = frozenset(
-    {
-        "context_length",
-        "unknown_model",
-        "midstream_error",
-        "stall",
-        "drop",
-        "server_error",
-        "health_503",
-        "invalid_json",
-        "schema_violation",
-        "refusal",
-    }
-)
-KNOB_FIELDS = ("ttft_ms", "itl_ms", "tokens", "reasoning_tokens", "fault", "fault_after", "reply")
-
-
-@dataclass
-class Knobs:
-    """Behaviour of one request: the server config, overridden by the body's `sim` dict."""
-
-    ttft_ms: float
-    itl_ms: float
-    tokens: int
-    reasoning_tokens: int
-    fault: str | None
-    fault_after: int
-    reply: str | None
-
-
-_KNOB_TYPES = {"ttft_ms": float, "itl_ms": float, "tokens": int, "reasoning_tokens": int}
-
-
-def knobs_for(config: SimConfig, overrides: Any) -> Knobs:
-    """Config values overridden by a request's `sim` dict; ValueError/TypeError if malformed."""
-    values = {name: getattr(config, name) for name in KNOB_FIELDS}
-    if isinstance(overrides, dict):
-        values.update({k: v for k, v in overrides.items() if k in KNOB_FIELDS})
-    for name, cast in (*_KNOB_TYPES.items(), ("fault_after", int)):
-        values[name] = cast(values[name])
-    if values["reply"] is not None:
-        values["reply"] = str(values["reply"])
-    return Knobs(**values)
+JSON_OBJECT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "answer": {"type": "string"},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+    },
+    "required": ["answer", "confidence"],
+}  # what `response_format={"type": "json_object"}` answers with
 
 
 async def chat_completions(request: Request) -> Response:
     """The chat endpoint: answers like vLLM, with the timing and faults the config asks for."""
-    sim: SimServer = request.app.state.sim
+    sim: SimHost = request.app.state.sim
     arrival = asyncio.get_running_loop().time()
     try:
         body = await request.json()
@@ -86,9 +44,7 @@ async def chat_completions(request: Request) -> Response:
         body = None
     if not isinstance(body, dict):
         sim.stats.record_request(None)
-        return _failed(
-            sim, error_response(400, "Request body must be a JSON object.", "BadRequestError")
-        )
+        return _failed(sim, _bad("Request body must be a JSON object."))
     sim.stats.record_request(body)
     try:
         knobs = knobs_for(sim.config, body.get("sim"))
@@ -101,11 +57,11 @@ async def chat_completions(request: Request) -> Response:
     sim.stats.add(running=1)
     sim.metrics.started(plan.model.id, plan.prompt_tokens)
     if body.get("stream"):
-        return StreamingResponse(stream(sim, plan, arrival), media_type="text/event-stream")
+        return StreamingResponse(stream(sim, plan, arrival), media_type=protocol.SSE_MEDIA_TYPE)
     return await complete(request, sim, plan, arrival)
 
 
-def _failed(sim: SimServer, response: Response) -> Response:
+def _failed(sim: SimHost, response: Response) -> Response:
     sim.stats.add(errors=1)
     return response
 
@@ -114,17 +70,14 @@ def _plan(body: dict[str, Any], config: SimConfig, knobs: Knobs) -> Plan | Respo
     """Check the request the way vLLM does (model, parameters, context) and plan the answer."""
     if knobs.fault is not None and knobs.fault not in FAULTS:
         known = ", ".join(sorted(FAULTS))
-        return error_response(
-            400, f"Unknown sim fault {knobs.fault!r}; known: {known}.", "BadRequestError", "sim"
-        )
+        return _bad(f"Unknown sim fault {knobs.fault!r}; known: {known}.", "sim")
     if knobs.fault == "server_error":
-        return error_response(500, "The engine failed (simulated).", "InternalServerError")
+        return protocol.error_response(500, "The engine failed (simulated).", "InternalServerError")
     model_id = body.get("model") or config.models[0].id
     model = next((m for m in config.models if m.id == model_id), None)
     if model is None or knobs.fault == "unknown_model":
-        return error_response(
-            404, f"The model `{model_id}` does not exist.", "NotFoundError", "model"
-        )
+        message = protocol.unknown_model_message(model_id)
+        return protocol.error_response(404, message, "NotFoundError", "model")
     invalid = _invalid_parameters(body)
     if invalid is not None:
         return invalid
@@ -163,24 +116,12 @@ def _invalid_parameters(body: dict[str, Any]) -> Response | None:
 
 
 def _bad(message: str, param: str | None = None) -> JSONResponse:
-    return error_response(400, message, "BadRequestError", param)
+    return protocol.error_response(400, message, "BadRequestError", param)
 
 
 def context_error(max_len: int, prompt_tokens: int, max_tokens: int | None) -> JSONResponse:
     """400 for a request that does not fit the model's context window (vLLM's wording)."""
-    head = f"This model's maximum context length is {max_len} tokens. However, "
-    if max_tokens is None:
-        tail = (
-            f"your prompt contains {prompt_tokens} input tokens. "
-            "Please reduce the length of the input messages."
-        )
-    else:
-        tail = (
-            f"you requested {prompt_tokens + max_tokens} tokens ({prompt_tokens} in the "
-            f"messages, {max_tokens} in the completion). "
-            "Please reduce the length of the messages or completion."
-        )
-    return _bad(head + tail)
+    return _bad(protocol.context_length_message(max_len, prompt_tokens, max_tokens))
 
 
 def _thinking(body: dict[str, Any], model: SimModel) -> bool:
@@ -211,7 +152,8 @@ def _build_plan(
     finish_reason = "stop"
     if len(pieces) > budget:
         pieces, finish_reason = pieces[:budget], "length"
-    options = body.get("stream_options") if isinstance(body.get("stream_options"), dict) else {}
+    raw_options = body.get("stream_options")
+    options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
     include_usage = bool(options.get("include_usage"))
     return Plan(
         model=model,
@@ -227,33 +169,33 @@ def _build_plan(
     )
 
 
+def _response_schema(response_format: Any) -> dict[str, Any] | None:
+    """The JSON Schema a `response_format` asks for; None when it asks for free text."""
+    if not isinstance(response_format, dict):
+        return None
+    kind = response_format.get("type")
+    if kind == "json_object":
+        return JSON_OBJECT_SCHEMA
+    if kind != "json_schema":
+        return None
+    spec = response_format.get("json_schema") or {}
+    found = spec.get("schema") if isinstance(spec, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
 def _content(body: dict[str, Any], knobs: Knobs, rng: random.Random) -> list[str]:
     """The answer's pieces: refusal, scripted reply, structured JSON or prose."""
     if knobs.fault == "refusal":
         return split_pieces(REFUSAL)
     if knobs.reply is not None:
         return split_pieces(knobs.reply)
-    response_format = body.get("response_format")
-    kind = response_format.get("type") if isinstance(response_format, dict) else None
-    if kind not in ("json_schema", "json_object"):
+    wanted = _response_schema(body.get("response_format"))
+    if wanted is None:
         return generate_pieces(rng, knobs.tokens)
-    if kind == "json_schema":
-        spec = response_format.get("json_schema") or {}
-        schema = spec.get("schema") if isinstance(spec, dict) else None
-        schema = schema if isinstance(schema, dict) else {}
-    else:
-        schema = {
-            "type": "object",
-            "properties": {
-                "answer": {"type": "string"},
-                "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-            },
-            "required": ["answer", "confidence"],
-        }
-    value = sim_schema.generate(schema, rng)
+    value = schema.generate(wanted, rng)
     if knobs.fault == "schema_violation":
-        value = sim_schema.violate(schema, value)
-    text = sim_schema.dumps(value)
+        value = schema.violate(wanted, value)
+    text = schema.dumps(value)
     if knobs.fault == "invalid_json":
-        text = sim_schema.truncated_json(text)
+        text = schema.truncated_json(text)
     return split_fixed(text)

@@ -12,7 +12,7 @@ import math
 import random
 from typing import Any
 
-from aeries.sim_text import generate_pieces
+from aeries.sim.text import generate_pieces
 
 _MAX_DEPTH = 8
 _FORMATS = {
@@ -38,7 +38,7 @@ def resolve(schema: Any, root: dict[str, Any]) -> dict[str, Any]:
                 merged.update(resolve(part, root))
             schema = merged
         elif schema.get("anyOf") or schema.get("oneOf"):
-            schema = _first_branch(schema.get("anyOf") or schema.get("oneOf"), root)
+            schema = _first_branch(schema.get("anyOf") or schema["oneOf"], root)
         else:
             return schema
     return schema if isinstance(schema, dict) else {}
@@ -76,7 +76,9 @@ def schema_type(schema: dict[str, Any]) -> str:
     return "string"
 
 
-def generate(schema: Any, rng: random.Random, root: dict[str, Any] | None = None, depth=0) -> Any:
+def generate(
+    schema: Any, rng: random.Random, root: dict[str, Any] | None = None, depth: int = 0
+) -> Any:
     """A value valid for `schema`, chosen by `rng`."""
     root = schema if root is None else root
     node = resolve(schema, root)
@@ -98,7 +100,9 @@ def generate(schema: Any, rng: random.Random, root: dict[str, Any] | None = None
     return _string(node, rng)
 
 
-def _object(node: dict[str, Any], rng: random.Random, root: dict[str, Any], depth: int) -> dict:
+def _object(
+    node: dict[str, Any], rng: random.Random, root: dict[str, Any], depth: int
+) -> dict[str, Any]:
     required = set(node.get("required") or [])
     out: dict[str, Any] = {}
     for name, sub in (node.get("properties") or {}).items():
@@ -107,7 +111,7 @@ def _object(node: dict[str, Any], rng: random.Random, root: dict[str, Any], dept
     return out
 
 
-def _array(node: dict[str, Any], rng: random.Random, root: dict[str, Any], depth: int) -> list:
+def _array(node: dict[str, Any], rng: random.Random, root: dict[str, Any], depth: int) -> list[Any]:
     low = int(node.get("minItems", 0 if depth >= _MAX_DEPTH else 1))
     high = int(node.get("maxItems", max(low, 3)))
     count = rng.randint(low, max(low, high))
@@ -126,10 +130,8 @@ def _bounds(node: dict[str, Any], integer: bool) -> tuple[float, float]:
         low = node["exclusiveMinimum"] + step
     if isinstance(node.get("exclusiveMaximum"), int | float):
         high = node["exclusiveMaximum"] - step
-    if low is None and high is None:
-        return 0.0, 100.0
     if low is None:
-        return float(high) - 100.0, float(high)
+        return (0.0, 100.0) if high is None else (float(high) - 100.0, float(high))
     if high is None:
         return float(low), float(low) + 100.0
     return float(low), float(high)
@@ -176,9 +178,9 @@ def violate(schema: Any, value: Any, root: dict[str, Any] | None = None) -> Any:
 def _break_field(node: dict[str, Any], target: dict[str, Any], name: str) -> bool:
     """Push one field out of its allowed range or enum; False when it has neither."""
     if "maximum" in node or "exclusiveMaximum" in node:
-        target[name] = node.get("maximum", node.get("exclusiveMaximum")) + 1
+        target[name] = (node["maximum"] if "maximum" in node else node["exclusiveMaximum"]) + 1
     elif "minimum" in node or "exclusiveMinimum" in node:
-        target[name] = node.get("minimum", node.get("exclusiveMinimum")) - 1
+        target[name] = (node["minimum"] if "minimum" in node else node["exclusiveMinimum"]) - 1
     elif node.get("enum"):
         target[name] = "not-a-listed-option"
     else:
