@@ -8,9 +8,18 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from aeries.demo_arena import Arena, _strength
-from aeries.demo_calls import STATUS_ABORTED, STATUS_ERROR, STATUS_OK, US, pick, take_ids, uuid7
-from aeries.demo_catalog import (
+from aeries.demo.arena import Arena
+from aeries.demo.calls import (
+    STATUS_ABORTED,
+    STATUS_ERROR,
+    STATUS_OK,
+    US,
+    model_strength,
+    pick,
+    take_ids,
+    uuid7,
+)
+from aeries.demo.catalog import (
     ASPECTS,
     COMMENTS,
     INTENTS,
@@ -20,18 +29,21 @@ from aeries.demo_catalog import (
     PROMPT_TEXTS,
     TOPICS,
 )
-from aeries.demo_chat import Chat
-from aeries.demo_world import World
+from aeries.demo.chat import Chat
+from aeries.demo.world import World
+from aeries.store.signals import HEURISTICS, IMPLICIT, USER_FEEDBACK
+from aeries.vocabulary import SIGNAL_KINDS, SIGNAL_NAMES, SignalKind, SignalName
 
 Part = dict[str, Any]
 _INTENT_AT = len(TOPICS)
 _PREF_AT = _INTENT_AT + len(INTENTS)
 _COMMENT_AT = _PREF_AT + len(PREFERENCE_TEXTS)
 _ERROR_AT = _COMMENT_AT + len(COMMENTS)
-_PROVENANCE = {
-    "feedback": ("user", "1", None),
-    "heuristic": ("heuristic", "1", None),
-    "implicit": ("chat", "1", None),
+# Extractor, its version and prompt hash of each kind of signal.
+_PROVENANCE: dict[SignalKind, tuple[str, str, str | None]] = {
+    "feedback": (USER_FEEDBACK.extractor, USER_FEEDBACK.version, None),
+    "heuristic": (HEURISTICS.extractor, HEURISTICS.version, None),
+    "implicit": (IMPLICIT.extractor, IMPLICIT.version, None),
     "observer": ("observer", "1", "demo0000observer"),
 }
 
@@ -46,8 +58,8 @@ class _Signals:
 
     def add(
         self,
-        kind: str,
-        name: str,
+        kind: SignalKind,
+        name: SignalName,
         at: np.ndarray,
         user: pa.Array,
         exchange: pa.Array,
@@ -58,6 +70,8 @@ class _Signals:
         message: pa.Array | None = None,
         elastic: bool = False,
     ) -> None:
+        if name not in SIGNAL_NAMES[kind]:
+            raise ValueError(f"{name!r} is not a name of {kind!r} signals")
         n = len(at)
         at = np.minimum(at, self.world.timeline.end_us)
         extractor, version, prompt_hash = _PROVENANCE[kind]
@@ -66,8 +80,8 @@ class _Signals:
             "id": uuid7(at, self.world.rng),
             "user_id": user,
             "exchange_id": exchange,
-            "kind": pick(pa.array([kind]), const),
-            "name": pick(pa.array([name]), const),
+            "kind": pick(pa.array(SIGNAL_KINDS), const + SIGNAL_KINDS.index(kind)),
+            "name": pick(pa.array(SIGNAL_NAMES[kind]), const + SIGNAL_NAMES[kind].index(name)),
             "value_num": np.full(n, np.nan) if num is None else np.asarray(num, dtype=float),
             "value_text": pick(self.world.pools["text"], np.full(n, -1) if text is None else text),
             "extractor": pick(pa.array([extractor]), const),
@@ -112,7 +126,7 @@ def _quality(world: World, chat: Chat, idx: np.ndarray) -> np.ndarray:
     persona = np.array([p.satisfaction for p in PERSONAS])[chat.persona[idx]]
     slow = np.log(np.nan_to_num(chat.calls.e2e_ms[idx], nan=8000.0).clip(200) / 4000.0)
     brief = 0.45 * chat.brief[idx]
-    return 0.6 + 1.4 * _strength(chat.model[idx], frac) + persona + brief - 0.45 * slow
+    return 0.6 + 1.4 * model_strength(chat.model[idx], frac) + persona + brief - 0.45 * slow
 
 
 def build_signals(world: World, chat: Chat, arena: Arena, limit: int | None) -> list[Part]:

@@ -1,12 +1,4 @@
-"""A realistic synthetic database, so analytics can be tried without a model server and
-benchmarked at scale: ``python -m aeries demo --exchanges N [--db PATH] [--seed S]``.
-
-Five models with different latency profiles drift over the weeks (an upgrade makes one faster,
-a move to smaller GPUs makes another slower, one has a bad day of server errors, one arrives
-late); busy afternoons are slower; users have conversations of several turns with personas and
-the brief on or off, regenerate answers they dislike, give thumbs, and the observer reads most
-exchanges. Arena battles get votes that depend on model strength, on which side answered first
-and (a little) on which side is on the left. Every row has ``synthetic = true``.
+"""The demo's driver: generate every table, then write it in one transaction, in time order.
 
 Generation is vectorised with numpy; rows go in through Arrow (``INSERT … SELECT`` from
 registered Arrow tables), sorted by time like a real log.
@@ -24,12 +16,12 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from aeries.demo_arena import build_arena, implicit_preferences
-from aeries.demo_calls import DAY_US, US, Timeline
-from aeries.demo_catalog import MODELS, PERSONAS
-from aeries.demo_chat import build_chat, build_observer
-from aeries.demo_signals import build_signals
-from aeries.demo_world import World, make_world
+from aeries.demo.arena import build_arena, implicit_preferences
+from aeries.demo.calls import DAY_US, US, Timeline
+from aeries.demo.catalog import MODELS, PERSONAS
+from aeries.demo.chat import build_chat, build_observer
+from aeries.demo.signals import build_signals
+from aeries.demo.world import World, make_world
 from aeries.store.db import Database
 from aeries.store.facts import rebuild_facts
 from aeries.store.migrations import migrate
@@ -132,6 +124,9 @@ def _personas(world: World) -> dict[str, Any]:
         "temperature": np.array([p.temperature for p in PERSONAS]),
         "thinking": np.array([p.thinking for p in PERSONAS]),
         "is_default": np.arange(n) == 0,
+        # The researcher's personas: offered to everyone (a private one without an owner
+        # would be seen by nobody).
+        "visibility": pa.array(["shared"] * n),
         "created_at": np.full(n, world.timeline.start_us),
         "updated_at": np.full(n, world.timeline.start_us),
     }

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from aeries.demo_calls import (
+from aeries.demo.calls import (
     STATUS_ERROR,
     US,
     Calls,
@@ -20,7 +20,7 @@ from aeries.demo_calls import (
     take_ids,
     uuid7,
 )
-from aeries.demo_catalog import (
+from aeries.demo.catalog import (
     ANSWERS_PER_TOPIC,
     MODELS,
     OBSERVER_MODEL,
@@ -29,7 +29,7 @@ from aeries.demo_catalog import (
     REASONING_PER_TOPIC,
     TOPICS,
 )
-from aeries.demo_world import (
+from aeries.demo.world import (
     N_PROMPTS,
     OBSERVER_PARAMS,
     OBSERVER_REQUEST,
@@ -37,6 +37,7 @@ from aeries.demo_world import (
     World,
     exchange_columns,
 )
+from aeries.vocabulary import MESSAGE_ORIGINS, MessageOrigin
 
 PERSONA_P = np.array([0.45, 0.15, 0.12, 0.15, 0.13])
 REGENERATE_P = 0.06
@@ -168,7 +169,7 @@ def _chat_exchanges(world: World, chat: Chat, thinking: np.ndarray) -> dict[str,
         ts_us=chat.ts_us,
         model=chat.model,
         calls=chat.calls,
-        source=0,
+        source="chat",
         user=take_ids(world.user_ids, chat.user),
         params=chat.persona * 2 + chat.brief,
         request=chat.persona * N_PROMPTS + chat.prompt,
@@ -183,7 +184,11 @@ def _chat_exchanges(world: World, chat: Chat, thinking: np.ndarray) -> dict[str,
     )
 
 
-def _messages(world: World, chat: Chat, anchor: np.ndarray, thinking: np.ndarray) -> dict:
+def _origin_code(origin: MessageOrigin) -> int:
+    return MESSAGE_ORIGINS.index(origin)
+
+
+def _messages(world: World, chat: Chat, anchor: np.ndarray, thinking: np.ndarray) -> dict[str, Any]:
     """User messages (not for regenerations) then answers; answers of a regeneration are
     siblings of the answer they replace."""
     rng, n = world.rng, len(chat.ts_us)
@@ -194,7 +199,12 @@ def _messages(world: World, chat: Chat, anchor: np.ndarray, thinking: np.ndarray
     content = pc.fill_null(pick(world.pools["response"], answer).cast(pa.string()), "")
     nq = len(asked)
     role = pick(pa.array(["user", "assistant"]), np.repeat([0, 1], [nq, n]))
-    origin = np.concatenate([np.zeros(nq, dtype=np.int64), chat.regen.astype(np.int64)])
+    origin = np.concatenate(
+        [
+            np.full(nq, _origin_code("new")),
+            np.where(chat.regen, _origin_code("regenerate"), _origin_code("new")),
+        ]
+    )
     return {
         "id": pa.concat_arrays([take_ids(question_ids, asked), chat.answer_ids]),
         "conversation_id": take_ids(chat.conv_ids, np.concatenate([chat.conv[asked], chat.conv])),
@@ -221,7 +231,7 @@ def _messages(world: World, chat: Chat, anchor: np.ndarray, thinking: np.ndarray
             ]
         ),
         "exchange_id": pa.concat_arrays([pa.nulls(nq, pa.string()), chat.ids]),
-        "origin": pick(pa.array(["new", "regenerate"]), origin),
+        "origin": pick(pa.array(MESSAGE_ORIGINS), origin),
         "origin_message_id": pa.concat_arrays(
             [
                 pa.nulls(nq, pa.string()),
@@ -303,7 +313,7 @@ def build_observer(world: World, chat: Chat, n_observer: int) -> dict[str, Any]:
         ts_us=ts,
         model=model,
         calls=calls,
-        source=2,
+        source="observer",
         user=take_ids(world.user_ids, chat.user[observed]),
         params=np.full(n_observer, OBSERVER_PARAMS),
         request=OBSERVER_REQUEST + chat.prompt[observed],

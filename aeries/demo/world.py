@@ -9,13 +9,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from aeries.demo_calls import STATUS_NAMES, Calls, Timeline, pick, uuid7
-from aeries.demo_catalog import (
+from aeries.demo.calls import Calls, Timeline, pick, uuid7
+from aeries.demo.catalog import (
     ANSWER_TEXTS,
     ASPECTS,
     ENDPOINT,
-    ERROR_KINDS,
-    ERROR_TEXTS,
+    ERRORS,
     MODELS,
     OBSERVER_ANSWERS,
     OBSERVER_SYSTEM,
@@ -24,14 +23,20 @@ from aeries.demo_catalog import (
     REASONING_TEXTS,
     text_pool,
 )
+from aeries.vocabulary import ERROR_KINDS, EXCHANGE_STATUSES, SOURCES, Source
 
-SOURCES = ("chat", "arena", "observer")
 N_PROMPTS = len(PROMPT_TEXTS)
 ARENA_PARAMS = 2 * len(PERSONAS)
 OBSERVER_PARAMS = ARENA_PARAMS + 1
 ARENA_REQUEST = len(PERSONAS) * N_PROMPTS
 OBSERVER_REQUEST = ARENA_REQUEST + N_PROMPTS
 OBSERVER_RESPONSE = len(ANSWER_TEXTS)
+
+
+def _error_texts() -> list[str | None]:
+    """The error text of each error kind (by its code), for the kinds the demo makes."""
+    texts: dict[str, str] = {e.kind: e.text for e in ERRORS}
+    return [texts.get(kind) for kind in ERROR_KINDS]
 
 
 def _params_pool() -> list[str]:
@@ -97,9 +102,9 @@ def make_world(rng: np.random.Generator, timeline: Timeline, n_exchanges: int) -
     pools = {
         "model": pa.array([m.name for m in MODELS]),
         "source": pa.array(SOURCES),
-        "status": pa.array(STATUS_NAMES),
+        "status": pa.array(EXCHANGE_STATUSES),
         "error_kind": pa.array(ERROR_KINDS),
-        "error": pa.array(ERROR_TEXTS),
+        "error": pa.array(_error_texts(), pa.string()),
         "finish": pa.array(["stop", "length"]),
         "params": pa.array(_params_pool()),
         "request": pa.array(_request_pool()),
@@ -129,7 +134,7 @@ def exchange_columns(
     ts_us: np.ndarray,
     model: np.ndarray,
     calls: Calls,
-    source: int,
+    source: Source,
     user: pa.Array,
     params: np.ndarray,
     request: np.ndarray,
@@ -146,7 +151,7 @@ def exchange_columns(
     return {
         "id": ids,
         "user_id": user,
-        "source": pick(p["source"], np.full(n, source)),
+        "source": pick(p["source"], np.full(n, SOURCES.index(source))),
         "endpoint": pick(p["endpoint"], np.zeros(n)),
         "model": pick(p["model"], model),
         "params": pick(p["params"], params),

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from aeries.demo_catalog import ERROR_KIND_P, ERROR_KINDS, MODELS
+from aeries.demo.catalog import ERRORS, MODELS
+from aeries.vocabulary import ERROR_KINDS, EXCHANGE_STATUSES, CallStatus, ErrorKind
 
 US = 1_000_000
 DAY_US = 86_400 * US
@@ -15,8 +16,25 @@ _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 # Traffic by UTC hour: quiet nights, a working-day peak in the afternoon.
 HOURLY = 0.2 + np.exp(-(((np.arange(24) - 15.0) / 4.0) ** 2))
 HOURLY_P = HOURLY / HOURLY.sum()
-STATUS_OK, STATUS_ERROR, STATUS_ABORTED = 0, 1, 2
-STATUS_NAMES = ("ok", "error", "aborted")
+
+
+def status_code(status: CallStatus) -> int:
+    """A call's status as the demo's arrays hold it: its index in ``EXCHANGE_STATUSES``."""
+    return EXCHANGE_STATUSES.index(status)
+
+
+def error_code(kind: ErrorKind) -> int:
+    """An error kind as the demo's arrays hold it: its index in ``ERROR_KINDS``."""
+    return ERROR_KINDS.index(kind)
+
+
+STATUS_OK, STATUS_ERROR, STATUS_ABORTED = (status_code(s) for s in ("ok", "error", "aborted"))
+SERVER_DOWN, TIMEOUT, MIDSTREAM = (
+    error_code(k) for k in ("server_down", "timeout", "midstream_error")
+)
+# The demo's failures, as codes, and how often each is among them.
+_ERROR_CODES = np.array([error_code(e.kind) for e in ERRORS])
+_ERROR_P = np.array([e.p for e in ERRORS])
 
 
 def uuid7(ts_us: np.ndarray, rng: np.random.Generator) -> pa.Array:
@@ -91,7 +109,9 @@ def load_factor(ts_us: np.ndarray) -> np.ndarray:
     return 1.0 + 0.5 * HOURLY[hour] / HOURLY.max()
 
 
-def available_models(rng: np.random.Generator, frac: np.ndarray, exclude=None) -> np.ndarray:
+def available_models(
+    rng: np.random.Generator, frac: np.ndarray, exclude: np.ndarray | None = None
+) -> np.ndarray:
     """A model per time, by traffic share among the models available then."""
     start = np.array([m.start_frac for m in MODELS])
     share = np.array([m.share for m in MODELS])
@@ -103,12 +123,21 @@ def available_models(rng: np.random.Generator, frac: np.ndarray, exclude=None) -
     return (u[:, None] > cum).sum(axis=1)
 
 
+def model_strength(model: np.ndarray, frac: np.ndarray) -> np.ndarray:
+    """Each model's log-strength at period fractions ``frac``."""
+    out = np.zeros(len(model))
+    for i, profile in enumerate(MODELS):
+        mine = model == i
+        out[mine] = profile.strength_at(frac[mine])
+    return out
+
+
 @dataclass
 class Calls:
     """Outcome and timings of a batch of simulated calls (NaN where a value does not exist)."""
 
-    status: np.ndarray
-    error_kind: np.ndarray  # index into ERROR_KINDS, -1 if none
+    status: np.ndarray  # status_code of each call
+    error_kind: np.ndarray  # error_code of each failed call, -1 if none
     finish_reason: np.ndarray  # 0 stop, 1 length, -1 none
     ttft_ms: np.ndarray
     e2e_ms: np.ndarray
@@ -155,17 +184,17 @@ def simulate_calls(
     error = (rng.random(n) < 0.012) | (_incident(model, frac) & (rng.random(n) < 0.6))
     aborted = ~error & (rng.random(n) < abort_rate * (1.0 + e2e / 15_000.0))
     status = np.where(error, STATUS_ERROR, np.where(aborted, STATUS_ABORTED, STATUS_OK))
-    kind = np.where(error, rng.choice(len(ERROR_KINDS), n, p=ERROR_KIND_P), -1)
-    kind = np.where(_incident(model, frac) & error, 0, kind)
-    midstream = kind == ERROR_KINDS.index("midstream_error")
+    kind = np.where(error, _ERROR_CODES[rng.choice(len(ERRORS), n, p=_ERROR_P)], -1)
+    kind = np.where(_incident(model, frac) & error, SERVER_DOWN, kind)
+    midstream = kind == MIDSTREAM
     partial = np.maximum(1, np.floor(completion * rng.uniform(0.05, 0.9, n)))
     completion = np.where(aborted | midstream, partial, completion)
     completion = np.where(error & ~midstream, np.nan, completion)
     started = ~error | midstream
     ttft = np.where(started, ttft, np.nan)
     e2e = np.where(started, ttft + tpot * np.maximum(completion - 1, 0), np.nan)
-    e2e = np.where(kind == ERROR_KINDS.index("timeout"), 60_000.0, e2e)
-    e2e = np.where(kind == 0, rng.uniform(2, 40, n), e2e)
+    e2e = np.where(kind == TIMEOUT, 60_000.0, e2e)
+    e2e = np.where(kind == SERVER_DOWN, rng.uniform(2, 40, n), e2e)
     tpot = np.where(started & (completion > 1), tpot, np.nan)
     length = (completion_tokens >= 2000) | (rng.random(n) < 0.03)
     finish = np.where(status == STATUS_OK, np.where(length, 1, 0), -1)

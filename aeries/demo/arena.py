@@ -9,23 +9,43 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from aeries.demo_calls import (
+from aeries.demo.calls import (
     STATUS_ERROR,
     US,
     Calls,
     available_models,
+    model_strength,
     pick,
     simulate_calls,
     take_ids,
     uuid7,
 )
-from aeries.demo_catalog import ANSWERS_PER_TOPIC, MODELS, PROMPTS_PER_TOPIC, VOTE_REASONS
-from aeries.demo_chat import Chat
-from aeries.demo_world import ARENA_PARAMS, ARENA_REQUEST, N_PROMPTS, World, exchange_columns
+from aeries.demo.catalog import ANSWERS_PER_TOPIC, MODELS, PROMPTS_PER_TOPIC
+from aeries.demo.chat import Chat
+from aeries.demo.world import ARENA_PARAMS, ARENA_REQUEST, N_PROMPTS, World, exchange_columns
+from aeries.vocabulary import (
+    PREFERENCE_KINDS,
+    SOURCES,
+    VOTE_OUTCOMES,
+    VOTE_REASONS,
+    WINNERS,
+    PreferenceKind,
+    Source,
+    Winner,
+)
 
 POSITION_BIAS = 0.15  # log-odds bonus of the left side
 LATENCY_EFFECT = 0.5  # log-odds bonus of answering first, saturating at ~1 s of TTFT gap
-OUTCOMES = ("a", "b", "tie", "both_bad")
+
+
+def _winner_code(winner: Winner) -> int:
+    return WINNERS.index(winner)
+
+
+# A two-sided outcome as the demo's arrays hold it: its index in WINNERS (a = position 0).
+A, B, TIE, BOTH_BAD = (_winner_code(w) for w in ("a", "b", "tie", "both_bad"))
+# The vote outcome of each winner code (a two-sided vote says what its preference says).
+_VOTE_OUTCOME = np.array([VOTE_OUTCOMES.index(w) for w in WINNERS])
 
 
 @dataclass
@@ -39,14 +59,6 @@ class Arena:
     ids: pa.Array
     prompt: np.ndarray  # per battle
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def _strength(model: np.ndarray, frac: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(model))
-    for i, profile in enumerate(MODELS):
-        mine = model == i
-        out[mine] = profile.strength_at(frac[mine])
-    return out
 
 
 def build_arena(world: World, n_battles: int) -> Arena:
@@ -76,7 +88,7 @@ def build_arena(world: World, n_battles: int) -> Arena:
         ts_us=side_ts,
         model=model,
         calls=calls,
-        source=1,
+        source="arena",
         user=take_ids(world.user_ids, arena.user),
         params=np.full(2 * n_battles, ARENA_PARAMS),
         request=ARENA_REQUEST + np.tile(prompt, 2),
@@ -104,19 +116,19 @@ def build_arena(world: World, n_battles: int) -> Arena:
 
 
 def _outcomes(world: World, arena: Arena, frac: np.ndarray) -> np.ndarray:
-    """Index into OUTCOMES for each battle, relative to the left side (a = position 0)."""
+    """The winner code of each battle, relative to the left side (a = position 0)."""
     rng, n = world.rng, len(frac)
     left, right = arena.model[:n], arena.model[n:]
     ttft = np.nan_to_num(arena.calls.ttft_ms, nan=5000.0)
     gap = (ttft[n:] - ttft[:n]) / 1000.0  # > 0: the left side answered first
-    logit = _strength(left, frac) - _strength(right, frac)
+    logit = model_strength(left, frac) - model_strength(right, frac)
     logit += LATENCY_EFFECT * np.tanh(gap) + POSITION_BIAS
     left_wins = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
     u = rng.random(n)
     failed = (arena.calls.status[:n] == STATUS_ERROR) | (arena.calls.status[n:] == STATUS_ERROR)
-    outcome = np.where(left_wins, 0, 1)
-    outcome = np.where(u < 0.10, 2, outcome)
-    return np.where((u >= 0.10) & (u < 0.15) | (failed & (u < 0.6)), 3, outcome)
+    outcome = np.where(left_wins, A, B)
+    outcome = np.where(u < 0.10, TIE, outcome)
+    return np.where((u >= 0.10) & (u < 0.15) | (failed & (u < 0.6)), BOTH_BAD, outcome)
 
 
 def _votes(
@@ -143,7 +155,7 @@ def _votes(
         "id": vote_ids,
         "battle_id": take_ids(battle_ids, voted),
         "user_id": take_ids(world.user_ids, user[voted]),
-        "outcome": pick(pa.array(OUTCOMES), outcome),
+        "outcome": pick(pa.array(VOTE_OUTCOMES), _VOTE_OUTCOME[outcome]),
         "reasons": pa.ListArray.from_arrays(offsets, reasons.cast(pa.string())),
         "ms_to_vote": wait,
         "created_at": at,
@@ -151,11 +163,10 @@ def _votes(
     swap = rng.random(len(voted)) < 0.5
     a_side = np.where(swap, voted + n, voted)
     b_side = np.where(swap, voted, voted + n)
-    winner = np.where(swap & (outcome < 2), 1 - outcome, outcome)
+    winner = np.where(swap & (outcome == A), B, np.where(swap & (outcome == B), A, outcome))
     arena.tables["preferences"] = {
         "id": uuid7(at, rng),
-        "kind": pick(pa.array(["explicit"]), np.zeros(len(voted))),
-        "source": pick(pa.array(["arena"]), np.zeros(len(voted))),
+        **_preference_labels("explicit", "arena", len(voted)),
         "user_id": take_ids(world.user_ids, user[voted]),
         "battle_id": take_ids(battle_ids, voted),
         "vote_id": vote_ids,
@@ -167,9 +178,17 @@ def _votes(
         "exchange_b": take_ids(arena.ids, b_side),
         "position_a": swap.astype(int),
         "position_b": (~swap).astype(int),
-        "winner": pick(pa.array(OUTCOMES), winner),
+        "winner": pick(pa.array(WINNERS), winner),
         "weight": np.ones(len(voted)),
         "created_at": at,
+    }
+
+
+def _preference_labels(kind: PreferenceKind, source: Source, n: int) -> dict[str, pa.Array]:
+    """The ``kind`` and ``source`` columns of ``n`` preferences."""
+    return {
+        "kind": pick(pa.array(PREFERENCE_KINDS), np.full(n, PREFERENCE_KINDS.index(kind))),
+        "source": pick(pa.array(SOURCES), np.full(n, SOURCES.index(source))),
     }
 
 
@@ -183,12 +202,11 @@ def implicit_preferences(world: World, chat: Chat) -> dict[str, Any]:
         old[chat.calls.status[old] != STATUS_ERROR],
     )
     u = rng.random(len(new))
-    winner = np.where(u < 0.7, 0, np.where(u < 0.9, 1, 2))
+    winner = np.where(u < 0.7, A, np.where(u < 0.9, B, TIE))
     at = np.minimum(chat.end_us[new] + 30 * US, world.timeline.end_us)
     return {
         "id": uuid7(at, rng),
-        "kind": pick(pa.array(["implicit"]), np.zeros(len(new))),
-        "source": pick(pa.array(["chat"]), np.zeros(len(new))),
+        **_preference_labels("implicit", "chat", len(new)),
         "user_id": take_ids(world.user_ids, chat.user[new]),
         "conversation_id": take_ids(chat.conv_ids, chat.conv[new]),
         "contestant_a": pick(pa.array(["regenerated"]), np.zeros(len(new))),
@@ -197,7 +215,7 @@ def implicit_preferences(world: World, chat: Chat) -> dict[str, Any]:
         "model_b": pick(world.pools["model"], chat.model[old]),
         "exchange_a": take_ids(chat.ids, new),
         "exchange_b": take_ids(chat.ids, old),
-        "winner": pick(pa.array(OUTCOMES), winner),
+        "winner": pick(pa.array(WINNERS), winner),
         "weight": np.full(len(new), 0.5),
         "created_at": at,
     }

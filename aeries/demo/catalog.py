@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aeries.vocabulary import ErrorKind
+
 
 @dataclass(frozen=True)
 class ModelProfile:
@@ -177,23 +179,31 @@ COMMENTS: tuple[str, ...] = (
     "Great explanation.",
     "Slow to start answering today.",
 )
+# What went wrong when the observer failed (the reason an ``observer_error`` signal carries).
 OBSERVER_ERRORS: tuple[str, ...] = ("invalid_json", "timeout", "schema", "refusal")
-VOTE_REASONS: tuple[str, ...] = ("more accurate", "clearer", "faster", "better format", "shorter")
 
-ERROR_KINDS: tuple[str, ...] = (
-    "server_down",
-    "timeout",
-    "midstream_error",
-    "context_length",
-    "connection_lost",
-)
-ERROR_KIND_P = (0.3, 0.2, 0.2, 0.15, 0.15)
-ERROR_TEXTS: tuple[str, ...] = (
-    "Aeries is resting. Try again in a moment. (connection refused)",
-    "No token for 60 s: the request timed out.",
-    "The server failed while streaming: internal error.",
-    "This model's maximum context length is 8192 tokens. However, your prompt contains more.",
-    "The connection was lost while streaming.",
+
+@dataclass(frozen=True)
+class ErrorProfile:
+    """A way a demo call fails: its kind, how often among failures, and the error text."""
+
+    kind: ErrorKind
+    p: float
+    text: str
+
+
+ERRORS: tuple[ErrorProfile, ...] = (
+    ErrorProfile(
+        "server_down", 0.3, "Aeries is resting. Try again in a moment. (connection refused)"
+    ),
+    ErrorProfile("timeout", 0.2, "No token for 60 s: the request timed out."),
+    ErrorProfile("midstream_error", 0.2, "The server failed while streaming: internal error."),
+    ErrorProfile(
+        "context_length",
+        0.15,
+        "This model's maximum context length is 8192 tokens. However, your prompt contains more.",
+    ),
+    ErrorProfile("connection_lost", 0.15, "The connection was lost while streaming."),
 )
 
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from aeries import analytics as A
+from aeries import vocabulary as V
 from aeries.__main__ import main
 from aeries.demo import DemoConfig, DemoError, run_demo, split_exchanges, write_demo
-from aeries.demo_calls import uuid7
+from aeries.demo.calls import uuid7
 from aeries.store.db import Database, DatabaseLocked
 from tests.test_snapshot import holding
 
@@ -180,3 +181,29 @@ def test_demo_fills_the_profile_behind_the_brief(tmp_path):
         assert assemble_brief(db, user[0]).lines
     finally:
         db.close()
+
+
+def test_every_value_the_demo_writes_is_in_the_vocabulary(demo):
+    db, _ = demo
+    columns = {
+        "exchanges.source": ("SELECT DISTINCT source FROM exchanges", V.SOURCES),
+        "exchanges.status": ("SELECT DISTINCT status FROM exchanges", V.EXCHANGE_STATUSES),
+        "exchanges.error_kind": ("SELECT DISTINCT error_kind FROM exchanges", V.ERROR_KINDS),
+        "signals.kind": ("SELECT DISTINCT kind FROM signals", V.SIGNAL_KINDS),
+        "votes.outcome": ("SELECT DISTINCT outcome FROM votes", V.VOTE_OUTCOMES),
+        "votes.reasons": ("SELECT DISTINCT unnest(reasons) FROM votes", V.VOTE_REASONS),
+        "preferences.kind": ("SELECT DISTINCT kind FROM preferences", V.PREFERENCE_KINDS),
+        "preferences.source": ("SELECT DISTINCT source FROM preferences", V.SOURCES),
+        "preferences.winner": ("SELECT DISTINCT winner FROM preferences", V.WINNERS),
+        "messages.origin": ("SELECT DISTINCT origin FROM messages", V.MESSAGE_ORIGINS),
+        "messages.status": ("SELECT DISTINCT status FROM messages", V.EXCHANGE_STATUSES),
+    }
+    for kind in V.SIGNAL_KINDS:
+        columns[f"signals.name ({kind})"] = (
+            f"SELECT DISTINCT name FROM signals WHERE kind = '{kind}'",
+            V.SIGNAL_NAMES[kind],
+        )
+    for column, (sql, allowed) in columns.items():
+        written = {r[0] for r in db.rows(sql)} - {None}
+        assert written, column
+        assert written <= set(allowed), (column, written - set(allowed))
