@@ -8,7 +8,7 @@ import pandas as pd
 
 from aeries import ratings
 from aeries.analytics import Filters
-from aeries.analytics_prefs import GAP_BUCKETS
+from aeries.analytics.arena import GAP_BUCKETS
 
 EXCHANGE_COLUMNS = (
     "id, user_id, model, source, persona_id, brief_enabled, status, started_at, ttft_ms, "

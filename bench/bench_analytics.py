@@ -28,9 +28,9 @@ import duckdb
 import numpy as np
 
 from aeries import analytics as A
-from aeries import analytics_drill as D
-from aeries import analytics_prefs as P
-from aeries import analytics_signals as S
+from aeries.analytics import arena as P
+from aeries.analytics import drill as D
+from aeries.analytics import feedback as S
 from aeries.demo import DemoConfig, run_demo
 from aeries.store.db import Database
 from bench import _analytics_pandas as PD

@@ -26,7 +26,7 @@ from aeries.store.exchanges import exchange_row, log_exchange
 from aeries.store.inflight import InflightRecord
 from aeries.store.migrations import migrate
 from aeries.store.writer import Writer
-from aeries.streaming import StreamText, Throttle
+from aeries.ui.chat.redraw import StreamText, Throttle
 from bench._common import pct, summary, today
 
 MODEL = "sim-llama-3.1-8b"

@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from aeries import analytics as A
-from aeries import analytics_drill as D
-from aeries import analytics_prefs as P
-from aeries import analytics_signals as S
 from aeries import ratings
+from aeries.analytics import arena as P
+from aeries.analytics import drill as D
+from aeries.analytics import feedback as S
 from aeries.store.db import Database
 from aeries.store.facts import rebuild_facts
 from aeries.store.migrations import migrate

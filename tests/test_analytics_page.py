@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from aeries import ratings
 from aeries.auth import hash_secret
-from aeries.ui.analytics_latency import PICK
+from aeries.ui.analytics.latency import PICK
 from aeries.ui.text import literal
 from tests.test_analytics import (
     D2,
@@ -303,7 +303,7 @@ def test_drill_down_from_model_and_day_to_one_exchange(page):
 
 
 def test_click_on_a_requests_bar_opens_its_exchanges(page):
-    from aeries.ui.analytics_drill import drill_target
+    from aeries.ui.analytics.drill import drill_target
 
     day1 = datetime(2026, 1, 5, tzinfo=UTC)
     assert drill_target([{"bucket": day1.timestamp() * 1000, "model": "m-b"}]) == ("m-b", day1)

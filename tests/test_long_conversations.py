@@ -23,8 +23,8 @@ from aeries.store.conversations import (
 from aeries.store.writer import Execute, Insert
 from aeries.text import MESSAGE_MAX_CHARS
 from aeries.transcripts import json_export
-from aeries.ui.chat_state import WINDOW, _load
-from aeries.ui.messages import LONG_TEXT
+from aeries.ui.chat.messages import LONG_TEXT
+from aeries.ui.chat.state import WINDOW, _load
 from tests.helpers import db_rows, last_chat_request, send
 
 SEEDED = 10_000

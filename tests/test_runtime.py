@@ -96,8 +96,8 @@ def test_stopping_the_script_mid_stream_aborts_upstream_and_logs_partial(runtime
     from aeries.chat import Turn, TurnSpec, user_message
     from aeries.llm import Sampling
     from aeries.store.conversations import new_conversation
-    from aeries.ui import turns
-    from aeries.ui.chat_state import ChatView
+    from aeries.ui.chat import turns
+    from aeries.ui.chat.state import ChatView
 
     sim.config.tokens, sim.config.itl_ms = 300, 10
 

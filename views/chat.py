@@ -6,17 +6,18 @@ import streamlit as st
 
 from aeries.llm import RESTING
 from aeries.text import check_message
-from aeries.ui.chat_state import current_view, take_notice, take_pending
-from aeries.ui.conversations import conversation_sidebar
+from aeries.ui.chat.controls import ModelChoice, chat_controls, choice_from_state
+from aeries.ui.chat.conversations import conversation_sidebar
+from aeries.ui.chat.knowledge import PANEL_TITLE, knowledge_panel
+from aeries.ui.chat.messages import render_branch
+from aeries.ui.chat.state import current_view, take_pending
+from aeries.ui.chat.turns import start_turn, stream_turn
 from aeries.ui.identity import resolve_identity
-from aeries.ui.knowledge import PANEL_TITLE, knowledge_panel
-from aeries.ui.messages import render_branch
-from aeries.ui.model_controls import ModelChoice, chat_controls, choice_from_state
+from aeries.ui.notices import take_notice
 from aeries.ui.resources import get_runtime
 from aeries.ui.sign_in import identity_box, sign_in_page
 from aeries.ui.store_health import NOT_SENT, store_is_down
 from aeries.ui.text import literal
-from aeries.ui.turns import start_turn, stream_turn
 
 rt = get_runtime()
 identity = resolve_identity(rt)

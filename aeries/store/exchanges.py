@@ -8,13 +8,14 @@ from typing import Any
 from aeries.calls import CallResult, ChatRequest
 from aeries.config import public_url
 from aeries.store.writer import Insert, Writer
+from aeries.vocabulary import Source
 
 
 def exchange_row(
     request: ChatRequest,
     result: CallResult,
     *,
-    source: str,
+    source: Source,
     user_id: str | None = None,
     conversation_id: str | None = None,
     message_id: str | None = None,

@@ -9,6 +9,7 @@ from aeries.ids import new_id, utcnow
 from aeries.store.db import Database
 from aeries.store.facts import AnswerContext, fact_ops
 from aeries.store.writer import Insert, Writer
+from aeries.vocabulary import SignalKind, SignalName
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,8 @@ IMPLICIT = Provenance("implicit", "1")
 
 def signal_row(
     *,
-    kind: str,
-    name: str,
+    kind: SignalKind,
+    name: SignalName,
     user_id: str | None,
     provenance: Provenance,
     conversation_id: str | None = None,

@@ -17,7 +17,7 @@ from aeries.auth.roles import ResearcherAuth, link_role, login_role, researcher_
 from aeries.auth.tokens import RESEARCHER_SESSION_S, read_researcher_token
 from aeries.runtime import Runtime
 from aeries.store.users import Account, get_account, login_account, researcher_account
-from aeries.ui.chat_state import notice, show_conversation
+from aeries.ui.notices import notice
 
 LINK_PARAM = "p"
 LEGACY_NAME_PARAM = "u"
@@ -174,9 +174,15 @@ def sign_in(identity: Identity, *, researcher_token: str | None = None) -> None:
     _keep(identity)
     if identity.link_token:
         st.query_params[LINK_PARAM] = identity.link_token
-    if LEGACY_NAME_PARAM in st.query_params:
-        del st.query_params[LEGACY_NAME_PARAM]
-    show_conversation(None)
+    _leave_conversation()
+
+
+def _leave_conversation(*params: str) -> None:
+    """A new identity starts on a new chat: the chat page makes a fresh view for another user,
+    and the conversation (and a legacy name) leave the URL."""
+    for param in (*params, LEGACY_NAME_PARAM, "c"):
+        if param in st.query_params:
+            del st.query_params[param]
 
 
 def sign_out() -> None:
@@ -185,10 +191,7 @@ def sign_out() -> None:
     st.session_state.pop(_RESEARCHER_TOKEN, None)
     st.session_state[_SIGNED_OUT] = True
     _keep(None)
-    for param in (LINK_PARAM, LEGACY_NAME_PARAM):
-        if param in st.query_params:
-            del st.query_params[param]
-    show_conversation(None)
+    _leave_conversation(LINK_PARAM)
     if identity is not None and identity.via == "secret":
         st.session_state[_COOKIE_PENDING] = ""
 

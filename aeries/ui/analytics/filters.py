@@ -15,7 +15,7 @@ import streamlit as st
 
 from aeries.analytics import MAX_BUCKETS, NO_PERSONA, SOURCES, FilterError, Filters, choose_bucket
 from aeries.runtime import Runtime
-from aeries.ui import analytics_data as data
+from aeries.ui.analytics import data
 from aeries.ui.identity import current_user, is_researcher
 from aeries.ui.text import literal
 

@@ -11,7 +11,8 @@ from aeries.runtime import Runtime
 from aeries.store.conversations import set_brief_enabled
 from aeries.store.events import log_event
 from aeries.store.evidence import evidence, forget_item
-from aeries.ui.chat_state import ChatView, brief_default, notice, set_brief_default
+from aeries.ui.chat.state import ChatView, brief_default, set_brief_default
+from aeries.ui.notices import notice
 from aeries.ui.text import literal
 
 PANEL_TITLE = "🧠 What Aeries knows about you"

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from aeries import ratings
-from aeries.analytics import (
+from aeries.analytics.filters import (
     BUCKETS,
     Filters,
     _in,
@@ -22,6 +22,7 @@ from aeries.analytics import (
     exchange_where,
     frame,
 )
+from aeries.analytics.stats import wilson
 from aeries.store.db import Database
 
 NO_PERSONA_LABEL = "(no persona)"
@@ -36,17 +37,6 @@ GAP_BUCKETS: tuple[tuple[float, float, str], ...] = (
 )
 MAX_RATING_PERIODS = 24
 TREND_COLUMNS = ["bucket", "model", "rating", "lower", "upper", "votes"]
-
-
-def wilson(successes: pd.Series | np.ndarray, n: pd.Series | np.ndarray, z: float = 1.96):
-    """95% Wilson score interval (lower, upper) for a rate; NaN where n is 0."""
-    s = np.asarray(successes, dtype=float)
-    n = np.asarray(n, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = s / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
 
 
 def preference_where(f: Filters, alias: str = "p") -> tuple[str, list]:

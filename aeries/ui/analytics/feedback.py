@@ -8,8 +8,7 @@ import streamlit as st
 
 from aeries.analytics import Filters
 from aeries.runtime import Runtime
-from aeries.ui import analytics_data as data
-from aeries.ui import charts
+from aeries.ui.analytics import charts, data
 
 BRIEF_LABELS = {True: "Brief on", False: "Brief off"}
 

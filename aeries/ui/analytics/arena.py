@@ -6,10 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from aeries.analytics import Filters
-from aeries.analytics_prefs import GAP_BUCKETS, rating_period
+from aeries.analytics.arena import GAP_BUCKETS, rating_period
 from aeries.runtime import Runtime
-from aeries.ui import analytics_data as data
-from aeries.ui import charts
+from aeries.ui.analytics import charts, data
 
 COLUMNS = ("rank", "model", "rating", "lower", "upper", "votes", "wins", "losses", "ties")
 COLUMNS += ("win_rate", "unbounded")

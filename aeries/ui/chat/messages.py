@@ -18,14 +18,14 @@ from aeries.store.conversations import set_current_leaf
 from aeries.store.facts import message_context
 from aeries.store.signals import latest_feedback, record_feedback
 from aeries.text import check_message
-from aeries.ui.chat_state import (
+from aeries.ui.chat.state import (
     ChatView,
     ensure_texts,
-    notice,
     remember,
     set_pending,
     show_earlier,
 )
+from aeries.ui.notices import notice
 from aeries.ui.text import answer_markdown, literal
 
 _EDITING = "aeries.chat.editing"

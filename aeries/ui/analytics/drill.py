@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from aeries.analytics import Filters, bucket_start
-from aeries.analytics_drill import (
+from aeries.analytics.drill import (
     DRILL_LIMIT,
     EXPORTS,
     STATUSES,
@@ -20,7 +20,7 @@ from aeries.analytics_drill import (
     to_parquet,
 )
 from aeries.runtime import Runtime
-from aeries.ui import analytics_data as data
+from aeries.ui.analytics import data
 from aeries.ui.text import answer_markdown, literal
 
 ALL = "(all)"

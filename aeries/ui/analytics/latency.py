@@ -7,9 +7,8 @@ import streamlit as st
 
 from aeries.analytics import METRICS, Filters
 from aeries.runtime import Runtime
-from aeries.ui import analytics_data as data
-from aeries.ui import charts
-from aeries.ui.analytics_drill import drill_target, open_drill
+from aeries.ui.analytics import charts, data
+from aeries.ui.analytics.drill import drill_target, open_drill
 
 PICK = "pick"
 VOLUME_KEY = "an.volume"

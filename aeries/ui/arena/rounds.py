@@ -20,7 +20,7 @@ from aeries.llm import RESTING, Sampling
 from aeries.runtime import Runtime
 from aeries.store.personas import ensure_default_persona, visible_personas
 from aeries.text import check_message
-from aeries.ui.messages import metrics_caption
+from aeries.ui.chat.messages import metrics_caption
 from aeries.ui.store_health import NOT_SENT, store_is_down
 from aeries.ui.text import answer_markdown, literal, live_markdown
 

@@ -1,6 +1,6 @@
 """Coalescing and paragraph freezing for streamed text."""
 
-from aeries.streaming import StreamText, Throttle, settled_end
+from aeries.ui.chat.redraw import StreamText, Throttle, settled_end
 
 
 def test_throttle_first_at_once_then_interval():

@@ -16,7 +16,8 @@ from aeries.store.personas import (
     set_conversation_persona,
     visible_personas,
 )
-from aeries.ui.chat_state import ChatView, notice
+from aeries.ui.chat.state import ChatView
+from aeries.ui.notices import notice
 from aeries.ui.text import literal
 
 _PERSONA = "aeries.persona"

@@ -17,7 +17,8 @@ from aeries.store.conversations import (
 )
 from aeries.store.db import Database
 from aeries.transcripts import json_export, markdown_export
-from aeries.ui.chat_state import ChatView, notice, show_conversation
+from aeries.ui.chat.state import ChatView, show_conversation
+from aeries.ui.notices import notice
 from aeries.ui.text import label
 
 

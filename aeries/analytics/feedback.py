@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from aeries.analytics import Filters, bucket_key, exchange_where, frame
-from aeries.analytics_prefs import NO_PERSONA_LABEL, wilson
+from aeries.analytics.arena import NO_PERSONA_LABEL
+from aeries.analytics.filters import Filters, bucket_key, exchange_where, frame
+from aeries.analytics.stats import wilson
 from aeries.store.db import Database
 
 # Grouping sets of the summary query, by the GROUPING() bitmask of (b, model, persona, brief).

@@ -18,11 +18,11 @@ from aeries.messages import Message
 from aeries.runtime import Runtime
 from aeries.store.conversations import new_conversation, save_message
 from aeries.store.preferences import implicit_preference_ops
-from aeries.ui.chat_state import ChatView, brief_default, remember
-from aeries.ui.messages import answer_controls
-from aeries.ui.model_controls import ModelChoice
+from aeries.ui.chat.controls import ModelChoice
+from aeries.ui.chat.messages import answer_controls
+from aeries.ui.chat.state import ChatView, brief_default, remember
+from aeries.ui.chat.stream import render_stream
 from aeries.ui.store_health import UNSAVED_ANSWER, store_is_down
-from aeries.ui.stream_view import render_stream
 
 
 def _spec(

@@ -8,8 +8,8 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from aeries.llm import LLMStream
-from aeries.streaming import StreamText, Throttle
-from aeries.ui.messages import metrics_caption
+from aeries.ui.chat.messages import metrics_caption
+from aeries.ui.chat.redraw import StreamText, Throttle
 from aeries.ui.text import answer_markdown, literal, live_markdown
 
 CURSOR = " ▌"

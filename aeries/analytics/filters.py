@@ -1,13 +1,8 @@
-"""Analytics over the log: filters shared by every section, and latency, volume and token trends.
+"""The filters every analytics section shares, the time buckets, and what the filters offer.
 
-All aggregation runs in DuckDB and comes back as small DataFrames. Queries filter on
-``started_at`` first (rows are appended in time order, so DuckDB skips whole row groups outside
-the range) and use the typed columns, never JSON. Time buckets are computed on integer epoch
-microseconds and turned into timestamps only after grouping. Percentiles are exact
-(``quantile_cont``: linear interpolation, as numpy's default) over ``status = 'ok'`` rows.
-
-Preferences, feedback and observer signals live in ``analytics_prefs``; drill-down and exports
-in ``analytics_drill``.
+Queries filter on ``started_at`` first (rows are appended in time order, so DuckDB skips whole
+row groups outside the range) and use the typed columns, never JSON. Time buckets are computed
+on integer epoch microseconds and turned into timestamps only after grouping.
 """
 
 from __future__ import annotations
@@ -18,27 +13,14 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from aeries.store.db import Database
+from aeries.vocabulary import ACTIVITY_SOURCES
 
 BUCKETS: dict[str, int] = {"hour": 3600, "day": 86_400, "week": 7 * 86_400}
 # Weeks start on Monday: 1970-01-01 was a Thursday, so shift by four days.
 _WEEK_OFFSET_S = 4 * 86_400
-SOURCES = ("chat", "arena", "observer")
+SOURCES = ACTIVITY_SOURCES  # what the source filter offers
 NO_PERSONA = ""  # the persona filter value for exchanges made without a persona
 MAX_BUCKETS = 2_000  # more than this is too many points to draw
-
-# Latency metrics: name → (SQL expression over exchanges e, label, unit).
-METRICS: dict[str, tuple[str, str, str]] = {
-    "ttft": ("e.ttft_ms", "Time to first token", "ms"),
-    "e2e": ("e.e2e_ms", "End-to-end latency", "ms"),
-    "tpot": ("e.tpot_ms", "Time per output token", "ms"),
-    "tps": (
-        "CASE WHEN e.e2e_ms > 0 THEN e.completion_tokens * 1000.0 / e.e2e_ms END",
-        "Tokens per second",
-        "tok/s",
-    ),
-}
-TABLE_QUANTILES = (0.5, 0.9, 0.95, 0.99)
-TREND_QUANTILES = (0.5, 0.95, 0.99)
 
 
 class FilterError(ValueError):
@@ -198,76 +180,3 @@ def persona_options(db: Database) -> dict[str, str]:
 def user_options(db: Database) -> dict[str, str]:
     """User id → name."""
     return dict(db.rows("SELECT id, name FROM users ORDER BY name"))
-
-
-# ---------------------------------------------------------------------------
-# Latency
-
-
-def _quantile_columns(expr: str, quantiles: tuple[float, ...]) -> tuple[str, str]:
-    """The aggregate (a list of quantiles) and the columns unpacking it as p50, p95, …"""
-    qs = ", ".join(str(q) for q in quantiles)
-    cols = ", ".join(f"q[{i + 1}] AS p{round(q * 100)}" for i, q in enumerate(quantiles))
-    return f"quantile_cont({expr}, [{qs}]) AS q", cols
-
-
-def latency_trend(db: Database, f: Filters, metric: str) -> pd.DataFrame:
-    """Per bucket and model over ok exchanges: n, p50, p95, p99 of ``metric`` (see METRICS)."""
-    expr = METRICS[metric][0]
-    where, params = exchange_where(f)
-    key = bucket_key("e.started_at", f.bucket)
-    agg, cols = _quantile_columns(expr, TREND_QUANTILES)
-    sql = f"""
-        SELECT {bucket_time("b", f.bucket)} AS bucket, model, n, {cols}
-        FROM (
-            SELECT {key} AS b, e.model AS model, count({expr}) AS n, {agg}
-            FROM exchanges e
-            WHERE {where} AND e.status = 'ok'
-            GROUP BY ALL
-        )
-        WHERE n > 0
-        ORDER BY bucket, model"""
-    return frame(db, sql, params)
-
-
-def latency_table(db: Database, f: Filters, metric: str) -> pd.DataFrame:
-    """Per model over ok exchanges: n, mean, p50, p90, p95, p99 of ``metric``."""
-    expr = METRICS[metric][0]
-    where, params = exchange_where(f)
-    agg, cols = _quantile_columns(expr, TABLE_QUANTILES)
-    sql = f"""
-        SELECT model, n, mean, {cols}
-        FROM (
-            SELECT e.model AS model, count({expr}) AS n, avg({expr}) AS mean, {agg}
-            FROM exchanges e
-            WHERE {where} AND e.status = 'ok'
-            GROUP BY ALL
-        )
-        WHERE n > 0
-        ORDER BY model"""
-    return frame(db, sql, params)
-
-
-def volume_trend(db: Database, f: Filters) -> pd.DataFrame:
-    """Per bucket and model: requests, errors, aborts, their rates, answers interrupted by an
-    app stop or crash, and tokens in and out."""
-    where, params = exchange_where(f)
-    key = bucket_key("e.started_at", f.bucket)
-    sql = f"""
-        SELECT {bucket_time("b", f.bucket)} AS bucket, model, requests, ok, errors, aborted,
-               errors / requests AS error_rate, aborted / requests AS abort_rate,
-               interrupted, prompt_tokens, completion_tokens
-        FROM (
-            SELECT {key} AS b, e.model AS model, count(*) AS requests,
-                   count(*) FILTER (WHERE e.status = 'ok') AS ok,
-                   count(*) FILTER (WHERE e.status = 'error') AS errors,
-                   count(*) FILTER (WHERE e.status = 'aborted') AS aborted,
-                   count(*) FILTER (WHERE e.status = 'interrupted') AS interrupted,
-                   coalesce(sum(e.prompt_tokens), 0) AS prompt_tokens,
-                   coalesce(sum(e.completion_tokens), 0) AS completion_tokens
-            FROM exchanges e
-            WHERE {where}
-            GROUP BY ALL
-        )
-        ORDER BY bucket, model"""
-    return frame(db, sql, params)

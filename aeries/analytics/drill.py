@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from aeries.analytics import Filters, exchange_where, frame
-from aeries.analytics_prefs import preference_where
+from aeries.analytics.arena import preference_where
+from aeries.analytics.filters import Filters, exchange_where, frame
 from aeries.ids import is_id
 from aeries.store.db import Database
 from aeries.vocabulary import EXCHANGE_STATUSES

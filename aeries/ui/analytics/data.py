@@ -12,8 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from aeries import analytics as A
-from aeries import analytics_prefs as P
-from aeries import analytics_signals as S
+from aeries.analytics import arena as P
+from aeries.analytics import feedback as S
 from aeries.runtime import Runtime
 from aeries.store.db import Database
 
@@ -170,30 +170,30 @@ def volume(rt: Runtime, f: A.Filters) -> pd.DataFrame:
 
 
 def signals(rt: Runtime, f: A.Filters) -> dict[str, pd.DataFrame]:
-    """See aeries.analytics_signals.signal_summary."""
+    """See aeries.analytics.feedback.signal_summary."""
     return _signals(rt.db, _key(rt), f)
 
 
 def learned(rt: Runtime, f: A.Filters) -> pd.DataFrame:
-    """See aeries.analytics_signals.top_learned."""
+    """See aeries.analytics.feedback.top_learned."""
     return _learned(rt.db, _key(rt), f)
 
 
 def ratings(rt: Runtime, f: A.Filters, implicit: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Leaderboard and per-period ratings (see aeries.analytics_prefs)."""
+    """Leaderboard and per-period ratings (see aeries.analytics.arena)."""
     return _ratings(rt.db, _key(rt), f, implicit)
 
 
 def win_matrix(rt: Runtime, f: A.Filters, implicit: bool) -> pd.DataFrame:
-    """See aeries.analytics_prefs.win_matrix."""
+    """See aeries.analytics.arena.win_matrix."""
     return _win_matrix(rt.db, _key(rt), f, implicit)
 
 
 def position(rt: Runtime, f: A.Filters, implicit: bool) -> pd.DataFrame:
-    """See aeries.analytics_prefs.position_bias."""
+    """See aeries.analytics.arena.position_bias."""
     return _position(rt.db, _key(rt), f, implicit)
 
 
 def latency_preference(rt: Runtime, f: A.Filters, implicit: bool) -> pd.DataFrame:
-    """See aeries.analytics_prefs.latency_preference."""
+    """See aeries.analytics.arena.latency_preference."""
     return _latency_pref(rt.db, _key(rt), f, implicit)

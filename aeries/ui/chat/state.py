@@ -25,10 +25,10 @@ from aeries.store.conversations import (
     load_skeleton,
     load_texts,
 )
+from aeries.ui.notices import notice
 
 _VIEW = "aeries.chat.view"
 _PENDING = "aeries.chat.pending"
-_NOTICE = "aeries.chat.notice"
 _BRIEF_DEFAULT = "aeries.chat.brief_for_new"
 WINDOW = 50  # messages of the branch drawn at first, and added by "Show earlier messages"
 
@@ -136,16 +136,6 @@ def set_pending(action: dict[str, Any]) -> None:
 def take_pending() -> dict[str, Any] | None:
     """The pending generation, removed from state."""
     return st.session_state.pop(_PENDING, None)
-
-
-def notice(text: str) -> None:
-    """A message shown once at the top of the next render."""
-    st.session_state[_NOTICE] = text
-
-
-def take_notice() -> str | None:
-    """The notice to show now, if any."""
-    return st.session_state.pop(_NOTICE, None)
 
 
 def brief_default() -> bool:
