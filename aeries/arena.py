@@ -7,6 +7,7 @@ worker threads never touch Streamlit.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -184,7 +185,7 @@ def start_round(
     )
     for side in sides:  # send every request before reading any answer
         side.record = InflightRecord(
-            rt.writer, lambda result, s=side: _side_exchange(battle, s, result), user_id=user_id
+            rt.writer, functools.partial(_side_exchange, battle, side), user_id=user_id
         )
         side.stream = stream_chat(rt.pool, side.request, side.record)
     for side in sides:

@@ -21,6 +21,7 @@ from aeries.store.exchanges import exchange_row
 from aeries.store.inflight import InflightRecord
 from aeries.store.signals import HEURISTICS, IMPLICIT, signal_row
 from aeries.store.writer import Insert, Writer
+from aeries.vocabulary import ImplicitName
 
 
 def system_messages(*parts: str | None) -> list[dict[str, str]]:
@@ -182,7 +183,7 @@ class Turn:
 
 def implicit_signal(
     writer: Writer,
-    name: str,
+    name: ImplicitName,
     user_id: str,
     conversation_id: str,
     message_id: str,

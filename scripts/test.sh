@@ -14,6 +14,8 @@ fi
 python3 -m ruff check .
 python3 -m ruff format --check .
 python3 -m cogapp --check docs/schema.md  # the column lists, generated from the migrations
+lint-imports  # the layering contracts in pyproject.toml ([tool.importlinter])
+python3 -m mypy  # types over aeries/ ([tool.mypy] in pyproject.toml)
 # DuckDB's nanobind layer reports "leaked instances" at interpreter exit, after pytest's
 # summary; drop exactly those lines so the summary stays the last word (pipefail keeps the
 # exit code of pytest).

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 
 
-def wilson(successes: pd.Series | np.ndarray, n: pd.Series | np.ndarray, z: float = 1.96):
+def wilson(
+    successes: pd.Series | np.ndarray, n: pd.Series | np.ndarray, z: float = 1.96
+) -> tuple[np.ndarray, np.ndarray]:
     """95% Wilson score interval (lower, upper) for a rate; NaN where n is 0."""
     s = np.asarray(successes, dtype=float)
     n = np.asarray(n, dtype=float)

@@ -14,8 +14,8 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx2
 import openai
@@ -23,6 +23,10 @@ import openai
 from aeries.calls import CallResult, ChatRequest, Delta, Status, StreamHook
 from aeries.ids import new_id, utcnow
 from aeries.llm.errors import describe_error
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
+    from openai.types.chat.completion_create_params import ResponseFormat
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +98,16 @@ class LLMStream:
         try:
             self._stream = self._client.chat.completions.create(
                 model=req.model,
-                messages=req.messages,  # type: ignore[arg-type]
+                # Plain role/content dicts: the openai stubs want their TypedDict union.
+                messages=cast("list[ChatCompletionMessageParam]", req.messages),
                 temperature=req.sampling.temperature,
                 top_p=req.sampling.top_p,
                 max_tokens=req.sampling.max_tokens,
                 stream=True,
                 stream_options={"include_usage": True},
-                response_format=req.response_format or openai.omit,  # type: ignore[arg-type]
+                response_format=cast(
+                    "ResponseFormat | openai.Omit", req.response_format or openai.omit
+                ),
                 extra_body=req.body_extras(),
             )
         except Exception as exc:
@@ -132,7 +139,7 @@ class LLMStream:
             pass
         return self.result
 
-    def _iterate(self) -> Iterator[Delta]:
+    def _iterate(self) -> Generator[Delta, None, None]:
         self.start()
         if self._stream is None:
             self._finish("error")

@@ -31,6 +31,7 @@ from aeries.store.facts import AnswerContext, fact_ops
 from aeries.store.profile import profile_ops
 from aeries.store.signals import HEURISTICS, Provenance, signal_row
 from aeries.store.writer import Insert, Writer
+from aeries.vocabulary import HeuristicName, SignalKind, SignalName
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,10 @@ class Observer:
         self._model_signals(turn)
 
     def _heuristics(self, turn: FinishedTurn) -> None:
-        values = {"user_chars": len(turn.user_text), "answer_chars": len(turn.answer_text)}
+        values: dict[HeuristicName, float] = {
+            "user_chars": len(turn.user_text),
+            "answer_chars": len(turn.answer_text),
+        }
         if turn.e2e_ms is not None and turn.status == "ok":
             values["answer_latency_ms"] = turn.e2e_ms
         self._write(
@@ -235,7 +239,11 @@ class Observer:
 
     @staticmethod
     def _row(
-        turn: FinishedTurn, kind: str, name: str, provenance: Provenance, **values: Any
+        turn: FinishedTurn,
+        kind: SignalKind,
+        name: SignalName,
+        provenance: Provenance,
+        **values: Any,
     ) -> dict[str, Any]:
         return signal_row(
             kind=kind,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -232,7 +233,7 @@ def outcome_counts(data: Battles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 # Best-of votes
 
 
-def expand_best_of(contestants: list[str], best: str) -> list[tuple[str, str, str]]:
+def expand_best_of(contestants: list[str], best: str) -> list[tuple[str, str, Literal["a"]]]:
     """Pairwise (model_a, model_b, winner) rows for a best-of-N vote: best beats each other."""
     if len(set(contestants)) != len(contestants):
         raise ValueError("contestants must be distinct")

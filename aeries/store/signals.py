@@ -9,7 +9,7 @@ from aeries.ids import new_id, utcnow
 from aeries.store.db import Database
 from aeries.store.facts import AnswerContext, fact_ops
 from aeries.store.writer import Insert, Writer
-from aeries.vocabulary import SignalKind, SignalName
+from aeries.vocabulary import FeedbackName, SignalKind, SignalName
 
 
 @dataclass(frozen=True)
@@ -69,21 +69,27 @@ def record_feedback(
 ) -> None:
     """Thumbs (1 up, 0 down) and an optional comment, as ``feedback`` signals; ``about`` (the
     answer's exchange) also files the thumb for analytics."""
-    common = {
-        "kind": "feedback",
-        "user_id": user_id,
-        "provenance": USER_FEEDBACK,
-        "conversation_id": conversation_id,
-        "exchange_id": exchange_id,
-        "message_id": message_id,
-    }
+
+    def feedback_row(
+        name: FeedbackName, *, value_num: float | None = None, value_text: str | None = None
+    ) -> dict[str, Any]:
+        return signal_row(
+            kind="feedback",
+            name=name,
+            user_id=user_id,
+            provenance=USER_FEEDBACK,
+            conversation_id=conversation_id,
+            exchange_id=exchange_id,
+            message_id=message_id,
+            value_num=value_num,
+            value_text=value_text,
+        )
+
     if thumbs_up is not None:
-        row = signal_row(name="thumbs", value_num=float(thumbs_up), **common)
+        row = feedback_row("thumbs", value_num=float(thumbs_up))
         writer.submit(Insert("signals", row), *fact_ops(row, about))
     if comment and comment.strip():
-        writer.submit(
-            Insert("signals", signal_row(name="comment", value_text=comment.strip(), **common))
-        )
+        writer.submit(Insert("signals", feedback_row("comment", value_text=comment.strip())))
 
 
 def latest_feedback(

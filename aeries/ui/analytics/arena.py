@@ -10,7 +10,17 @@ from aeries.analytics.arena import GAP_BUCKETS, rating_period
 from aeries.runtime import Runtime
 from aeries.ui.analytics import charts, data
 
-COLUMNS = ("rank", "model", "rating", "lower", "upper", "votes", "wins", "losses", "ties")
+COLUMNS: tuple[str, ...] = (
+    "rank",
+    "model",
+    "rating",
+    "lower",
+    "upper",
+    "votes",
+    "wins",
+    "losses",
+    "ties",
+)
 COLUMNS += ("win_rate", "unbounded")
 IMPLICIT_HELP = (
     "Implicit preferences come from chat: regenerating an answer (or editing the question) "

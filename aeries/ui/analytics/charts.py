@@ -6,6 +6,8 @@ chart is which; the data a chart receives is exactly the DataFrame passed in.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import altair as alt
 import pandas as pd
 
@@ -13,7 +15,12 @@ HEIGHT = 260
 _TIME = alt.X("bucket:T", title=None, axis=alt.Axis(labelOverlap=True))
 
 
-def _meta(chart: alt.Chart, chart_id: str, title: str) -> alt.Chart:
+# What layering gives: ``a + b`` and ``alt.layer`` make a LayerChart (the stubs add FacetChart).
+Layered = alt.LayerChart | alt.FacetChart
+_ChartT = TypeVar("_ChartT", bound=alt.TopLevelMixin)
+
+
+def _meta(chart: _ChartT, chart_id: str, title: str) -> _ChartT:
     return chart.properties(title=title, height=HEIGHT, usermeta={"chart_id": chart_id})
 
 
@@ -97,7 +104,7 @@ def rate_lines(
     return _meta(chart, chart_id, title)
 
 
-def band_lines(df: pd.DataFrame, *, chart_id: str, title: str) -> alt.Chart:
+def band_lines(df: pd.DataFrame, *, chart_id: str, title: str) -> Layered:
     """Rating per model over time with its 95% interval as a band; ``df``: bucket, model,
     rating, lower, upper, votes."""
     base = alt.Chart(df).encode(x=_TIME, color=alt.Color("model:N", title="model"))
@@ -116,7 +123,7 @@ def band_lines(df: pd.DataFrame, *, chart_id: str, title: str) -> alt.Chart:
     return _meta(band + line, chart_id, title)
 
 
-def heatmap(df: pd.DataFrame, *, chart_id: str, title: str) -> alt.Chart:
+def heatmap(df: pd.DataFrame, *, chart_id: str, title: str) -> Layered:
     """Win rate of the row model against the column model; ``df``: model, opponent,
     win_rate, battles."""
     axis = alt.Axis(labelAngle=-40, labelLimit=140, labelOverlap=False)
@@ -156,7 +163,7 @@ def bars_with_ci(
     sort: list[str] | None = None,
     fmt: str = ".1%",
     rule: float | None = None,
-) -> alt.Chart:
+) -> Layered:
     """One bar per category with a 95% interval; optional reference line at ``rule``."""
     base = alt.Chart(df).encode(
         x=alt.X(f"{x}:N", title=None, sort=sort, axis=alt.Axis(labelAngle=0, labelLimit=120))

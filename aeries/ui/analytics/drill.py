@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 import streamlit as st
@@ -23,8 +26,11 @@ from aeries.runtime import Runtime
 from aeries.ui.analytics import data
 from aeries.ui.text import answer_markdown, literal
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 ALL = "(all)"
-BRIEF = {True: "on", False: "off"}
+BRIEF: dict[bool | None, str] = {True: "on", False: "off"}
 
 
 def drill_target(points: list[dict]) -> tuple[str, datetime] | None:
@@ -166,7 +172,8 @@ def drill_tab(rt: Runtime, f: Filters) -> None:
         "Open an exchange",
         list(labels),
         index=None,
-        format_func=labels.get,
+        # Only the keys of ``labels`` are offered, so ``get`` always finds a label.
+        format_func=cast(Callable[[Any], str], labels.get),
         key="an.drill.pick",
         placeholder="Choose one of the exchanges above",
     )
@@ -179,6 +186,13 @@ def drill_tab(rt: Runtime, f: Filters) -> None:
         st.warning(f"No exchange “{literal(exchange_id[:60])}” that you can see.")
         return
     show_exchange(detail)
+
+
+def _export_bytes(
+    rt: Runtime, what: str, f: Filters, convert: Callable[[pa.Table], bytes]
+) -> bytes:
+    """The filtered rows of ``what``, converted (run when the download is clicked)."""
+    return convert(export_table(rt.db, what, f))
 
 
 def export_tab(rt: Runtime, f: Filters) -> None:
@@ -197,7 +211,7 @@ def export_tab(rt: Runtime, f: Filters) -> None:
         ):
             col.download_button(
                 f"{what}.{fmt}",
-                data=lambda w=what, c=convert: c(export_table(rt.db, w, f)),
+                data=functools.partial(_export_bytes, rt, what, f, convert),
                 file_name=f"aeries-{what}-{stamp}.{fmt}",
                 mime=mime,
                 on_click="ignore",

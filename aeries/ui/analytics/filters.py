@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Final
 
 import streamlit as st
 
@@ -33,7 +34,7 @@ _RANGE_DAYS = {"24h": 1, "7d": 7, "30d": 30, "90d": 90}
 BUCKET_CHOICES = {"auto": "Automatic", "hour": "By hour", "day": "By day", "week": "By week"}
 BRIEF_CHOICES = {"any": "Any", "on": "On", "off": "Off"}
 NO_PERSONA_NAME = "(no persona)"
-BIND = "query-params"
+BIND: Final = "query-params"  # Final keeps the Literal type the widget stubs ask for
 
 
 @dataclass(frozen=True)

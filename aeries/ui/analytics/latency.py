@@ -110,10 +110,10 @@ def _volume_charts(volume: pd.DataFrame) -> None:
             f"{interrupted:,} answers were interrupted by an app stop or crash (status "
             "'interrupted', with the text received until then); they count in Requests only."
         )
-    cols = st.columns(2)
+    token_cols = st.columns(2)
     for col, column, title in (
-        (cols[0], "prompt_tokens", "Tokens in (prompt)"),
-        (cols[1], "completion_tokens", "Tokens out (completion)"),
+        (token_cols[0], "prompt_tokens", "Tokens in (prompt)"),
+        (token_cols[1], "completion_tokens", "Tokens out (completion)"),
     ):
         with col:
             chart = charts.stacked_bars(

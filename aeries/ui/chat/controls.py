@@ -81,7 +81,7 @@ def _sync_with_conversation(
     if st.session_state.get(_SYNCED) == marker and _PERSONA in st.session_state:
         return
     st.session_state[_SYNCED] = marker
-    by_id = {p.id: p for p in personas}
+    by_id: dict[str | None, Persona] = {p.id: p for p in personas}  # looked up with maybe-None
     current = st.session_state.get(_PERSONA)
     wanted = view.conversation.persona_id if view.conversation else current
     persona = by_id.get(wanted) or by_id.get(current) or personas[0]

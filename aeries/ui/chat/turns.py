@@ -37,7 +37,7 @@ def _spec(
         params["persona"] = choice.persona.name
     return TurnSpec(
         user_id=view.user_id,
-        conversation_id=view.conversation_id,
+        conversation_id=view.conversation.id,
         endpoint=choice.model.endpoint,
         model=choice.model.id,
         sampling=choice.sampling,
@@ -91,7 +91,7 @@ def start_pending(
 ) -> Turn | None:
     """A regenerate (sibling answer) or an edit (sibling question, then its answer)."""
     message_id = action.get("message_id")
-    if view.conversation is None or message_id not in view.tree:
+    if view.conversation is None or message_id is None or message_id not in view.tree:
         return None
     original = view.tree.get(message_id)
     if action["kind"] == "regenerate":
@@ -109,7 +109,7 @@ def start_pending(
         )
     else:
         edited = user_message(
-            view.conversation_id,
+            view.conversation.id,
             original.parent_id,
             action["text"],
             origin="edit",
