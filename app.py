@@ -8,26 +8,36 @@ from aeries.ui.identity import auth_mode, resolve_identity
 from aeries.ui.resources import get_runtime
 from aeries.ui.store_health import store_banner, store_guard
 
-st.set_page_config(page_title="Aeries", page_icon="🪶", layout="wide")
+st.set_page_config(page_title="Aeries", page_icon=":material/forum:", layout="wide")
 
 rt = get_runtime()
 with store_guard(rt):
     identity = resolve_identity(rt)
 # The chat page is also the start page: without an identity it shows the sign-in, so signing in
 # changes what that page shows, not which page is open.
-chat = st.Page("views/chat.py", title="Chat", icon="💬", default=True, url_path="chat")
+chat = st.Page("views/chat.py", title="Chat", icon=":material/chat:", default=True, url_path="chat")
 if identity is None:
     pages = [chat]
 else:
     pages = [
         chat,
-        st.Page("views/arena.py", title="Arena", icon="⚔️", url_path="arena"),
-        st.Page("views/personas.py", title="Personas", icon="🎭", url_path="personas"),
+        st.Page("views/arena.py", title="Arena", icon=":material/swords:", url_path="arena"),
+        st.Page(
+            "views/personas.py",
+            title="Personas",
+            icon=":material/theater_comedy:",
+            url_path="personas",
+        ),
     ]
     # Research pages: for researchers; when nobody can be one, they say how to set one up.
     if identity.is_researcher or auth_mode(rt) == "none":
         pages += [
-            st.Page("views/analytics.py", title="Analytics", icon="📈", url_path="analytics"),
+            st.Page(
+                "views/analytics.py",
+                title="Analytics",
+                icon=":material/monitoring:",
+                url_path="analytics",
+            ),
             st.Page(
                 "views/participants.py",
                 title="Participants",
@@ -41,7 +51,7 @@ if rt.simulated:
     st.info(
         "**Answers are simulated.** No vLLM server was configured or found on localhost:8000, "
         "so Aeries started its built-in simulator. Set `AERIES_BASE_URL` to use a real model.",
-        icon="🧪",
+        icon=":material/science:",
     )
 store_banner(rt)
 with store_guard(rt):

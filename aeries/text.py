@@ -6,6 +6,9 @@ import re
 import unicodedata
 
 TITLE_MAX = 100
+# The chat page's heading (a subheader): 40 characters stay on one line even in capitals in
+# the ~820 px main column.
+HEADING_MAX = 40
 MESSAGE_MAX_CHARS = 1_000_000  # far above any model context; guards memory, not policy
 
 _SPACE = re.compile(r"\s+")

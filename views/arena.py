@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import streamlit as st
-from aeries.ui.arena.leaderboard import leaderboard_section
 
+from aeries.ui.arena.leaderboard import leaderboard_section
 from aeries.ui.arena.rounds import arena_body
 from aeries.ui.identity import current_identity, current_user
 from aeries.ui.resources import get_runtime

@@ -7,8 +7,8 @@ import streamlit as st
 from aeries.llm import RESTING
 from aeries.text import check_message
 from aeries.ui.chat.controls import ModelChoice, chat_controls, choice_from_state
-from aeries.ui.chat.conversations import conversation_sidebar
-from aeries.ui.chat.knowledge import PANEL_TITLE, knowledge_panel
+from aeries.ui.chat.conversations import conversation_heading, conversation_sidebar
+from aeries.ui.chat.knowledge import PANEL_ICON, PANEL_TITLE, knowledge_panel
 from aeries.ui.chat.messages import render_branch
 from aeries.ui.chat.state import current_view, take_pending
 from aeries.ui.chat.turns import start_turn, stream_turn
@@ -17,7 +17,6 @@ from aeries.ui.notices import take_notice
 from aeries.ui.resources import get_runtime
 from aeries.ui.sign_in import identity_box, sign_in_page
 from aeries.ui.store_health import NOT_SENT, store_is_down
-from aeries.ui.text import literal
 
 rt = get_runtime()
 identity = resolve_identity(rt)
@@ -59,7 +58,7 @@ if turn is None and choice is not None and early is None:
 
 if note := take_notice():
     st.toast(note)
-st.title(literal(view.conversation.title) if view.conversation else "New chat", anchor=False)
+conversation_heading(view)
 if hint:
     st.warning(hint)
 if refused is not None:
@@ -73,7 +72,7 @@ with panel.container():
     if turn is None:
         knowledge_panel(rt, view)
     else:  # same collapsed header, so nothing moves while the answer streams
-        st.expander(PANEL_TITLE).caption("Shown in full when this answer ends.")
+        st.expander(PANEL_TITLE, icon=PANEL_ICON).caption("Shown in full when this answer ends.")
 if choice is None:
     st.warning(
         f"{RESTING} No model server answers right now, so nothing can be sent. "

@@ -58,7 +58,9 @@ def persona_editor(rt: Runtime, identity: Identity) -> None:
             "Personas",
             [*by_id, _NEW],
             key=_PICK,
-            format_func=lambda pid: "➕ New persona" if pid == _NEW else label(_title(by_id[pid])),
+            format_func=lambda pid: (
+                ":material/add: New persona" if pid == _NEW else label(_title(by_id[pid]))
+            ),
         )
     picked = st.session_state[_PICK]
     if picked == _NEW:

@@ -106,8 +106,8 @@ def feedback_tab(rt: Runtime, f: Filters) -> None:
         _thumbs(summary)
     else:
         st.info(
-            "**No thumbs in these filters yet.** Participants rate answers with 👍/👎 under each "
-            "answer on the Chat page."
+            "**No thumbs in these filters yet.** Participants rate answers with "
+            ":material/thumb_up: / :material/thumb_down: under each answer on the Chat page."
         )
     if has_observer:
         _observer(summary)

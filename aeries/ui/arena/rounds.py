@@ -23,15 +23,17 @@ from aeries.text import check_message
 from aeries.ui.chat.messages import metrics_caption
 from aeries.ui.store_health import NOT_SENT, store_is_down
 from aeries.ui.text import answer_markdown, literal, live_markdown
+from aeries.vocabulary import VoteOutcome
 
 _ROUND = "arena.round"
 _HISTORY = "arena.history"
 _RNG = "arena.rng"
-_VOTE_LABELS = {
-    "a": "👈 A is better",
-    "b": "👉 B is better",
-    "tie": "🤝 Tie",
-    "both_bad": "👎 Both bad",
+# Outcome -> (button text, Material icon); icons by name, since emoji need an emoji font.
+_VOTE_LABELS: dict[VoteOutcome, tuple[str, str]] = {
+    "a": ("A is better", ":material/arrow_back:"),
+    "b": ("B is better", ":material/arrow_forward:"),
+    "tie": ("Tie", ":material/handshake:"),
+    "both_bad": ("Both bad", ":material/thumb_down:"),
 }
 
 
@@ -148,7 +150,7 @@ def _new_round(rt: Runtime) -> None:
     st.session_state[_HISTORY] = []
 
 
-def _vote(rt: Runtime, battle: Round, outcome: str, best: int | None) -> None:
+def _vote(rt: Runtime, battle: Round, outcome: VoteOutcome, best: int | None) -> None:
     reasons = st.session_state.get(f"arena.reasons.{battle.id}", [])
     comment = st.session_state.get(f"arena.comment.{battle.id}", "")
     try:
@@ -197,7 +199,10 @@ def render_round(rt: Runtime, battle: Round, *, live: bool) -> None:
                 slot.markdown(live_markdown(side.text) or "…")
             if live and not side.done.is_set():
                 st.button(
-                    "⏹ Stop", key=f"arena.stop.{battle.id}.{side.position}", on_click=side.stop
+                    "Stop",
+                    key=f"arena.stop.{battle.id}.{side.position}",
+                    icon=":material/stop:",
+                    on_click=side.stop,
                 )
             else:
                 _side_footer(side)
@@ -220,25 +225,26 @@ def render_round(rt: Runtime, battle: Round, *, live: bool) -> None:
 def vote_controls(rt: Runtime, battle: Round) -> None:
     """Vote buttons (locked after the vote), reasons and comment."""
     voted = battle.vote is not None
-    if voted:
+    if battle.vote is not None:
         outcome = battle.vote["outcome"]
         text = (
             f"best: {_letter(battle.vote['best_position'])}"
             if outcome == "best"
-            else _VOTE_LABELS[outcome]
+            else _VOTE_LABELS[outcome][0]
         )
         st.success(f"Vote recorded ({text}). Names revealed above.")
     n = len(battle.sides)
     options = (
         [(o, None, label) for o, label in _VOTE_LABELS.items()]
         if n == 2
-        else [("best", i, f"🏆 {_letter(i)} is best") for i in range(n)]
-        + [("both_bad", None, "👎 All bad")]
+        else [("best", i, (f"{_letter(i)} is best", ":material/trophy:")) for i in range(n)]
+        + [("both_bad", None, ("All bad", ":material/thumb_down:"))]
     )
     columns = st.columns(len(options))
-    for column, (outcome, best, label) in zip(columns, options, strict=True):
+    for column, (outcome, best, (label, icon)) in zip(columns, options, strict=True):
         column.button(
             label,
+            icon=icon,
             key=f"arena.vote.{battle.id}.{outcome}.{best}",
             disabled=voted,
             on_click=_vote,
@@ -267,13 +273,14 @@ def arena_body(rt: Runtime, user_id: str) -> None:
     vote_controls(rt, battle)
     regen, new, cont = st.columns(3)
     regen.button(
-        "🔄 Regenerate both",
+        "Regenerate both",
+        icon=":material/refresh:",
         key="arena.regen",
         on_click=_regenerate,
         args=(rt, user_id),
         disabled=contestants is None,
     )
-    new.button("🆕 New round", key="arena.new", on_click=_new_round, args=(rt,))
+    new.button("New round", key="arena.new", icon=":material/add:", on_click=_new_round, args=(rt,))
     cont.toggle(
         "Continue with the same contestants",
         key="arena.continue",

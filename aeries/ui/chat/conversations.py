@@ -16,10 +16,11 @@ from aeries.store.conversations import (
     set_archived,
 )
 from aeries.store.db import Database
+from aeries.text import HEADING_MAX, make_title
 from aeries.transcripts import json_export, markdown_export
 from aeries.ui.chat.state import ChatView, show_conversation
 from aeries.ui.notices import notice
-from aeries.ui.text import label
+from aeries.ui.text import label, literal
 
 
 def _file_stem(title: str) -> str:
@@ -43,11 +44,19 @@ def _deferred(
     return make
 
 
+def conversation_heading(view: ChatView) -> None:
+    """The page heading: the conversation's title on one line (in full on hover when cut)."""
+    title = view.conversation.title if view.conversation else "New chat"
+    heading = make_title(title, HEADING_MAX)
+    st.subheader(literal(heading), anchor=False, help=literal(title) if heading != title else None)
+
+
 def conversation_sidebar(rt: Runtime, view: ChatView) -> None:
     """The conversation list (by last activity), search and per-conversation actions."""
     bar = st.sidebar
     bar.button(
-        "➕ New chat",
+        "New chat",
+        icon=":material/add:",
         key="aeries.new_chat",
         width="stretch",
         on_click=show_conversation,

@@ -15,7 +15,8 @@ from aeries.ui.chat.state import ChatView, brief_default, set_brief_default
 from aeries.ui.notices import notice
 from aeries.ui.text import literal
 
-PANEL_TITLE = "🧠 What Aeries knows about you"
+PANEL_TITLE = "What Aeries knows about you"
+PANEL_ICON = ":material/psychology:"
 _SECTIONS = {"preference": "Preference", "correction": "Correction", "topic": "Interest"}
 
 
@@ -49,7 +50,7 @@ def knowledge_panel(rt: Runtime, view: ChatView) -> None:
     brief = assemble_brief(rt.db, view.user_id)
     enabled = view.conversation.brief_enabled if view.conversation else brief_default()
     st.session_state["aeries.brief_on"] = enabled
-    with st.expander(PANEL_TITLE, expanded=False):
+    with st.expander(PANEL_TITLE, expanded=False, icon=PANEL_ICON):
         st.toggle(
             "Use this in this conversation",
             key="aeries.brief_on",

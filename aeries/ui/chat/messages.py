@@ -124,22 +124,26 @@ def _set_whole(key: str, whole: bool) -> None:
     st.session_state[_WHOLE] = keys
 
 
-def _sibling_nav(rt: Runtime, view: ChatView, message: Message, column: DeltaGenerator) -> None:
+def _action_row() -> DeltaGenerator:
+    """One compact row of actions under a message: each widget as wide as its content."""
+    return st.container(horizontal=True, vertical_alignment="center", gap="small")
+
+
+def _sibling_nav(rt: Runtime, view: ChatView, message: Message, row: DeltaGenerator) -> None:
     index, count = view.tree.position(message.id)
     if count < 2:
         return
-    left, mid, right = column.columns([1, 1.4, 1], gap="small", vertical_alignment="center")
-    left.button(
-        "‹",
+    row.button(
+        ":material/chevron_left:",
         key=f"prev-{message.id}",
         disabled=index == 1,
         help="Previous version",
         on_click=_switch,
         args=(rt, view, message.id, -1),
     )
-    mid.markdown(f"{index} / {count}")
-    right.button(
-        "›",
+    row.markdown(f"{index} / {count}", width="content")
+    row.button(
+        ":material/chevron_right:",
         key=f"next-{message.id}",
         disabled=index == count,
         help="Next version",
@@ -160,10 +164,10 @@ def _user_message(rt: Runtime, view: ChatView, message: Message) -> None:
         _edit_form(view, message)
         return
     _content(message)
-    nav, edit, _ = st.columns([3, 1, 6], vertical_alignment="center")
-    _sibling_nav(rt, view, message, nav)
-    edit.button(
-        "✏️",
+    row = _action_row()
+    _sibling_nav(rt, view, message, row)
+    row.button(
+        ":material/edit:",
         key=f"edit-{message.id}",
         help="Edit this message (keeps the original)",
         on_click=lambda: st.session_state.update({_EDITING: message.id}),
@@ -218,10 +222,10 @@ def _assistant_message(rt: Runtime, view: ChatView, message: Message, feedback: 
 
 def answer_controls(rt: Runtime, view: ChatView, message: Message, feedback: dict) -> None:
     """Versions ‹ n/m ›, regenerate, thumbs and comment under an answer."""
-    nav, regen, thumbs, comment = st.columns([3, 1, 2, 4], vertical_alignment="center")
-    _sibling_nav(rt, view, message, nav)
-    regen.button(
-        "🔄",
+    row = _action_row()
+    _sibling_nav(rt, view, message, row)
+    row.button(
+        ":material/refresh:",
         key=f"regen-{message.id}",
         help="Regenerate (keeps this answer)",
         on_click=set_pending,
@@ -229,7 +233,7 @@ def answer_controls(rt: Runtime, view: ChatView, message: Message, feedback: dic
     )
     if message.status == "error" and not message.content:
         return
-    with thumbs:
+    with row:
         default = feedback.get("thumbs")
         st.feedback(
             "thumbs",
@@ -238,7 +242,7 @@ def answer_controls(rt: Runtime, view: ChatView, message: Message, feedback: dic
             on_change=_thumbs,
             args=(rt, view, message),
         )
-    with comment.popover("💬 Comment"):
+    with row.popover("Comment", icon=":material/chat_bubble:"):
         with st.form(key=f"comment-form-{message.id}", clear_on_submit=True):
             text = st.text_area("What worked, what didn't?", key=f"comment-{message.id}")
             if st.form_submit_button("Save comment"):
