@@ -19,7 +19,7 @@ import pytest
 from aeries import snapshot
 from aeries.__main__ import main
 from aeries.snapshot import MANIFEST, SnapshotError, export_snapshot
-from tests.test_analytics import EXCHANGES, build_db
+from tests.analytics.test_analytics import EXCHANGES, build_db
 
 _HOLD = """
 import sys, time, duckdb

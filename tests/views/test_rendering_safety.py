@@ -69,7 +69,10 @@ def test_names_and_titles_stay_literal(app, env, sim):
     at.switch_page("views/chat.py").run()
     send(at, crafted)  # the conversation's title is this text
     no_images(at)
-    assert any("\\*\\*bold\\*\\*" in t.value for t in at.title)
+    # The chat heading shows the title cut to one line; the whole title is in its tooltip.
+    [heading] = at.subheader
+    assert heading.value.startswith("\\!\\[x\\]\\(http")
+    assert "\\*\\*bold\\*\\*" in heading.proto.help
 
 
 def test_no_password_or_database_path_reaches_a_participant(app, env, sim, monkeypatch):

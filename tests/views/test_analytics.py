@@ -1,5 +1,5 @@
 """The analytics page through AppTest: chart data read back from the Vega-Lite protos and checked
-against values computed by hand from the database built in test_analytics."""
+against values computed by hand from the database built in tests/analytics/test_analytics.py."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from aeries import ratings
 from aeries.auth import hash_secret
 from aeries.ui.analytics.latency import PICK
 from aeries.ui.text import literal
-from tests.test_analytics import (
+from tests.analytics.test_analytics import (
     D2,
     EXCHANGES,
     SIGNALS,
@@ -28,9 +28,9 @@ from tests.test_analytics import (
     ok_values,
     xid,
 )
+from tests.helpers import ROOT
 from tests.test_snapshot import holding
 
-ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "views" / "analytics.py")
 DAYS = {"from": "2026-01-05", "to": "2026-01-06", "bucket": "day"}
 

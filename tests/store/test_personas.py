@@ -23,7 +23,6 @@ from aeries.store.personas import (
     visible_personas,
 )
 from aeries.store.users import ensure_user
-from tests.helpers import db_rows, last_chat_request, participant_link, send
 
 
 @pytest.fixture
@@ -121,27 +120,3 @@ def test_migration_6_keeps_old_personas_where_they_were_useful(tmp_path):
         "Alice": "alice",
     }
     db.close()
-
-
-def test_the_personas_page_shows_shared_ones_read_only(app, env, sim):
-    link = participant_link(env, "carol")
-    at = app(link).run()
-    at.switch_page("views/personas.py").run()
-    assert not at.exception
-    default_id = db_rows(env, "SELECT id FROM personas WHERE is_default")[0][0]
-    assert not [f for f in at.text_input if (f.key or "") == f"p-name-{default_id}"]
-    assert at.text_area(key=f"ro-{default_id}").disabled
-    assert at.button(key=f"p-del-{default_id}").disabled
-    # Her copy is hers: editable, and what her chat sends.
-    at.button(key=f"p-dup-{default_id}").click().run()
-    copy_id = db_rows(env, "SELECT id FROM personas WHERE NOT is_default")[0][0]
-    at.text_area(key=f"p-prompt-{copy_id}").input("Answer like a pirate.")
-    at.button(key=f"FormSubmitter:persona-form-{copy_id}-Save").click().run()
-    at.switch_page("views/chat.py").run()
-    assert "Helpful assistant (copy)" in at.selectbox(key="aeries.persona").options
-    at.selectbox(key="aeries.persona").set_value(copy_id).run()
-    send(at, "ahoy")
-    assert last_chat_request(sim)["messages"][0]["content"] == "Answer like a pirate."
-    # Dan never sees it.
-    dan = app(participant_link(env, "dan")).run()
-    assert dan.selectbox(key="aeries.persona").options == ["Helpful assistant"]

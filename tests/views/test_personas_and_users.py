@@ -216,7 +216,8 @@ def test_observer_runs_after_the_stream_and_writes_signals_with_provenance(app, 
     )[0][0]
     assert observer_start >= chat_start + chat_e2e - 2  # only after the last token
     # The chat's timing is measured before the observer exists; its accuracy is tested in
-    # test_chat_page and test_llm. Here only a sanity bound (this test runs under load).
+    # tests/views/test_chat.py and tests/llm/test_llm.py. Here only a sanity bound (this test
+    # runs under load).
     assert 15 < chat_ttft < 200
     kinds = {r[0] for r in db_rows(env, "SELECT DISTINCT kind || ':' || name FROM signals")}
     assert {"heuristic:user_chars", "observer:sentiment", "observer:satisfaction"} <= kinds
@@ -242,3 +243,28 @@ def test_chat_keeps_working_when_the_observer_fails(app, env, sim):
     ]
     errors = db_rows(env, "SELECT value_text FROM signals WHERE name = 'observer_error'")
     assert len(errors) == 2 and all(e[0].startswith("invalid_json") for e in errors)
+
+
+# Persona ownership on the page (the rules themselves: tests/store/test_personas.py).
+def test_the_personas_page_shows_shared_ones_read_only(app, env, sim):
+    link = participant_link(env, "carol")
+    at = app(link).run()
+    at.switch_page("views/personas.py").run()
+    assert not at.exception
+    default_id = db_rows(env, "SELECT id FROM personas WHERE is_default")[0][0]
+    assert not [f for f in at.text_input if (f.key or "") == f"p-name-{default_id}"]
+    assert at.text_area(key=f"ro-{default_id}").disabled
+    assert at.button(key=f"p-del-{default_id}").disabled
+    # Her copy is hers: editable, and what her chat sends.
+    at.button(key=f"p-dup-{default_id}").click().run()
+    copy_id = db_rows(env, "SELECT id FROM personas WHERE NOT is_default")[0][0]
+    at.text_area(key=f"p-prompt-{copy_id}").input("Answer like a pirate.")
+    at.button(key=f"FormSubmitter:persona-form-{copy_id}-Save").click().run()
+    at.switch_page("views/chat.py").run()
+    assert "Helpful assistant (copy)" in at.selectbox(key="aeries.persona").options
+    at.selectbox(key="aeries.persona").set_value(copy_id).run()
+    send(at, "ahoy")
+    assert last_chat_request(sim)["messages"][0]["content"] == "Answer like a pirate."
+    # Dan never sees it.
+    dan = app(participant_link(env, "dan")).run()
+    assert dan.selectbox(key="aeries.persona").options == ["Helpful assistant"]
