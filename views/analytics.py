@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from aeries.ui.analytics.arena import arena_tab
-from aeries.ui.analytics.drill import drill_tab, export_tab
-from aeries.ui.analytics.feedback import feedback_tab
-from aeries.ui.analytics.filters import analytics_filters
-from aeries.ui.analytics.latency import latency_tab
+from aeries.ui.analytics import (
+    analytics_filters,
+    arena_tab,
+    drill_tab,
+    export_tab,
+    feedback_tab,
+    latency_tab,
+)
 from aeries.ui.resources import get_runtime
 from aeries.ui.sign_in import identity_box, research_gate
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from aeries.ui.arena.leaderboard import leaderboard_section
-from aeries.ui.arena.rounds import arena_body
+from aeries.ui.arena import arena_body, leaderboard_section
 from aeries.ui.identity import current_identity, current_user
 from aeries.ui.resources import get_runtime
 from aeries.ui.sign_in import identity_box

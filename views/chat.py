@@ -6,12 +6,21 @@ import streamlit as st
 
 from aeries.llm import RESTING
 from aeries.text import check_message
-from aeries.ui.chat.controls import ModelChoice, chat_controls, choice_from_state
-from aeries.ui.chat.conversations import conversation_heading, conversation_sidebar
-from aeries.ui.chat.knowledge import PANEL_ICON, PANEL_TITLE, knowledge_panel
-from aeries.ui.chat.messages import render_branch
-from aeries.ui.chat.state import current_view, take_pending
-from aeries.ui.chat.turns import start_turn, stream_turn
+from aeries.ui.chat import (
+    PANEL_ICON,
+    PANEL_TITLE,
+    ModelChoice,
+    chat_controls,
+    choice_from_state,
+    conversation_heading,
+    conversation_sidebar,
+    current_view,
+    knowledge_panel,
+    render_branch,
+    start_turn,
+    stream_turn,
+    take_pending,
+)
 from aeries.ui.identity import resolve_identity
 from aeries.ui.notices import take_notice
 from aeries.ui.resources import get_runtime
