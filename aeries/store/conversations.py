@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from aeries.ids import is_id, new_id, utcnow
 from aeries.messages import Message
@@ -207,53 +207,44 @@ def save_message(writer: Writer, user_id: str, message: Message) -> None:
     )
 
 
-def set_current_leaf(writer: Writer, user_id: str, conversation_id: str, leaf_id: str) -> None:
-    """Remember which branch is on screen, so a reload shows the same one."""
+# The columns of a conversation its owner changes one at a time.
+_Setting = Literal["current_leaf_id", "title", "archived", "brief_enabled", "deleted"]
+
+
+def _set_column(
+    writer: Writer, user_id: str, conversation_id: str, column: _Setting, value: object
+) -> None:
+    """Set one column of a conversation, if it belongs to ``user_id``."""
     writer.submit(
         Execute(
-            "UPDATE conversations SET current_leaf_id = ? WHERE id = ? AND user_id = ?",
-            [leaf_id, conversation_id, user_id],
+            f"UPDATE conversations SET {column} = ? WHERE id = ? AND user_id = ?",
+            [value, conversation_id, user_id],
         )
     )
+
+
+def set_current_leaf(writer: Writer, user_id: str, conversation_id: str, leaf_id: str) -> None:
+    """Remember which branch is on screen, so a reload shows the same one."""
+    _set_column(writer, user_id, conversation_id, "current_leaf_id", leaf_id)
 
 
 def rename_conversation(writer: Writer, user_id: str, conversation_id: str, title: str) -> str:
     """Rename (the title is cleaned to one line of ≤ 100 characters); returns the stored title."""
     clean = make_title(title)
-    writer.submit(
-        Execute(
-            "UPDATE conversations SET title = ? WHERE id = ? AND user_id = ?",
-            [clean, conversation_id, user_id],
-        )
-    )
+    _set_column(writer, user_id, conversation_id, "title", clean)
     return clean
 
 
 def set_archived(writer: Writer, user_id: str, conversation_id: str, archived: bool) -> None:
     """Archive (hide from the main list) or bring back."""
-    writer.submit(
-        Execute(
-            "UPDATE conversations SET archived = ? WHERE id = ? AND user_id = ?",
-            [archived, conversation_id, user_id],
-        )
-    )
+    _set_column(writer, user_id, conversation_id, "archived", archived)
 
 
 def set_brief_enabled(writer: Writer, user_id: str, conversation_id: str, enabled: bool) -> None:
     """Switch the brief on or off for one conversation."""
-    writer.submit(
-        Execute(
-            "UPDATE conversations SET brief_enabled = ? WHERE id = ? AND user_id = ?",
-            [enabled, conversation_id, user_id],
-        )
-    )
+    _set_column(writer, user_id, conversation_id, "brief_enabled", enabled)
 
 
 def delete_conversation(writer: Writer, user_id: str, conversation_id: str) -> None:
     """Hide a conversation for good; its exchanges and signals stay for research."""
-    writer.submit(
-        Execute(
-            "UPDATE conversations SET deleted = true WHERE id = ? AND user_id = ?",
-            [conversation_id, user_id],
-        )
-    )
+    _set_column(writer, user_id, conversation_id, "deleted", True)

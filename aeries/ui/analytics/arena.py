@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
@@ -72,44 +74,27 @@ def _trend(trend: pd.DataFrame, period: str) -> None:
 
 
 def _bias_charts(rt: Runtime, f: Filters, implicit: bool) -> None:
-    left, right = st.columns(2)
-    gaps = data.latency_preference(rt, f, implicit)
-    with left:
-        if gaps.empty:
-            st.caption("Preference × latency: no pairs with both TTFTs recorded.")
-        else:
-            chart = charts.bars_with_ci(
-                gaps,
-                x="gap",
-                y="faster_win_rate",
-                lower="lower",
-                upper="upper",
-                n="n",
-                chart_id="latency_preference",
-                title="Win rate of the side that answered first, by TTFT gap",
-                y_title="faster side wins",
-                sort=[label for _, _, label in GAP_BUCKETS],
-                rule=0.5,
-            )
-            st.altair_chart(chart, width="stretch")
-    bias = data.position(rt, f, implicit)
-    with right:
-        if bias.empty:
-            st.caption("Position bias: no votes with screen positions.")
-        else:
-            chart = charts.bars_with_ci(
-                bias,
-                x="kind",
-                y="left_win_rate",
-                lower="lower",
-                upper="upper",
-                n="n",
-                chart_id="position_bias",
-                title="Position bias: win rate of the left side (position 0)",
-                y_title="left side wins",
-                rule=0.5,
-            )
-            st.altair_chart(chart, width="stretch")
+    """Win rates with 95% intervals against the 0.5 of no bias: of the side that answered first
+    (by TTFT gap), and of the side shown on the left."""
+    specs = (
+        (data.latency_preference, "gap", "faster_win_rate", [label for _, _, label in GAP_BUCKETS],
+         "latency_preference", "Win rate of the side that answered first, by TTFT gap",
+         "faster side wins", "Preference × latency: no pairs with both TTFTs recorded."),
+        (data.position, "kind", "left_win_rate", None,
+         "position_bias", "Position bias: win rate of the left side (position 0)",
+         "left side wins", "Position bias: no votes with screen positions."),
+    )  # fmt: skip
+    columns = st.columns(2)
+    for col, (query, x, y, sort, chart_id, title, y_title, empty) in zip(
+        columns, specs, strict=True
+    ):
+        rows = query(rt, f, implicit)
+        bars = partial(
+            charts.bars_with_ci, x=x, y=y, lower="lower", upper="upper", n="n", chart_id=chart_id,
+            title=title, y_title=y_title, sort=sort, rule=0.5,
+        )  # fmt: skip
+        with col:
+            charts.draw(rows, empty, bars)
 
 
 def arena_tab(rt: Runtime, f: Filters) -> None:

@@ -1,4 +1,5 @@
-"""Altair chart builders for the analytics page: readable axes, tooltips on every mark.
+"""Altair chart builders for the analytics page: readable axes, tooltips on every mark; and
+``draw``, which puts one on the page (or says why there is none).
 
 Each chart carries ``usermeta.chart_id`` so tests (and anyone reading the spec) can tell which
 chart is which; the data a chart receives is exactly the DataFrame passed in.
@@ -6,10 +7,12 @@ chart is which; the data a chart receives is exactly the DataFrame passed in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 import altair as alt
 import pandas as pd
+import streamlit as st
 
 HEIGHT = 260
 _TIME = alt.X("bucket:T", title=None, axis=alt.Axis(labelOverlap=True))
@@ -22,6 +25,18 @@ _ChartT = TypeVar("_ChartT", bound=alt.TopLevelMixin)
 
 def _meta(chart: _ChartT, chart_id: str, title: str) -> _ChartT:
     return chart.properties(title=title, height=HEIGHT, usermeta={"chart_id": chart_id})
+
+
+def draw(
+    rows: pd.DataFrame, empty: str, build: Callable[[pd.DataFrame], alt.Chart | Layered]
+) -> bool:
+    """The chart ``build(rows)`` as wide as its column, or the caption ``empty`` when there are
+    no rows; True if a chart was drawn."""
+    if rows.empty:
+        st.caption(empty)
+        return False
+    st.altair_chart(build(rows), width="stretch")
+    return True
 
 
 def percentile_lines(df: pd.DataFrame, *, chart_id: str, title: str, unit: str) -> alt.Chart:

@@ -3,6 +3,8 @@ the observer learned most often."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
@@ -70,16 +72,12 @@ def _brief(summary: dict[str, pd.DataFrame]) -> None:
          "brief_satisfaction", "Observer satisfaction", ".2f"),
     )  # fmt: skip
     for col, y, lo, hi, n, chart_id, title, fmt in specs:
+        bars = partial(
+            charts.bars_with_ci, x="brief", y=y, lower=lo, upper=hi, n=n, chart_id=chart_id,
+            title=title, y_title=title.lower(), sort=list(BRIEF_LABELS.values()), fmt=fmt,
+        )  # fmt: skip
         with col:
-            shown = rows[rows[n] > 0]
-            if shown.empty:
-                st.caption(f"{title}: no data yet.")
-                continue
-            chart = charts.bars_with_ci(
-                shown, x="brief", y=y, lower=lo, upper=hi, n=n, chart_id=chart_id,
-                title=title, y_title=title.lower(), sort=list(BRIEF_LABELS.values()), fmt=fmt,
-            )  # fmt: skip
-            st.altair_chart(chart, width="stretch")
+            charts.draw(rows[rows[n] > 0], f"{title}: no data yet.", bars)
 
 
 def _learned(rt: Runtime, f: Filters) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -43,6 +46,14 @@ def trend_long(trend: pd.DataFrame) -> pd.DataFrame:
     )[["bucket", "model", "stat", "value", "n"]]
 
 
+def _percentile_chart(trend: pd.DataFrame, *, metric: str, unit: str) -> alt.Chart:
+    """One metric's p50 and p95 over time per model, from its ``data.latency_trend``."""
+    title = "p50 solid, p95 dashed"
+    return charts.percentile_lines(
+        trend_long(trend), chart_id=f"latency_{metric}", title=title, unit=unit
+    )
+
+
 def _percentile_table(rt: Runtime, f: Filters) -> pd.DataFrame:
     frames = []
     for metric, (_, label, unit) in METRICS.items():
@@ -60,17 +71,11 @@ def _latency_charts(rt: Runtime, f: Filters) -> bool:
         trend = data.latency_trend(rt, f, metric)
         with cols[i % 2]:
             st.markdown(f"**{label}** ({unit})", help=METRIC_HELP[metric])
-            if trend.empty:
-                st.caption("No successful exchanges to measure.")
-                continue
-            drawn = True
-            title = "p50 solid, p95 dashed"
-            chart = charts.percentile_lines(
-                trend_long(trend), chart_id=f"latency_{metric}", title=title, unit=unit
-            )
-            st.altair_chart(chart, width="stretch")
-            with st.expander(f"{label}: p50 / p95 / p99 per {f.bucket}"):
-                st.dataframe(trend, hide_index=True, width="stretch")
+            lines = partial(_percentile_chart, metric=metric, unit=unit)
+            if charts.draw(trend, "No successful exchanges to measure.", lines):
+                drawn = True
+                with st.expander(f"{label}: p50 / p95 / p99 per {f.bucket}"):
+                    st.dataframe(trend, hide_index=True, width="stretch")
     return drawn
 
 

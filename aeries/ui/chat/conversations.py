@@ -44,6 +44,13 @@ def _deferred(
     return make
 
 
+# The export buttons: name, builder, file extension (also the button key's prefix), MIME type.
+_EXPORTS: tuple[tuple[str, Exporter, str, str], ...] = (
+    ("Export Markdown", markdown_export, "md", "text/markdown"),
+    ("Export JSON", json_export, "json", "application/json"),
+)
+
+
 def conversation_heading(view: ChatView) -> None:
     """The page heading: the conversation's title on one line (in full on hover when cut)."""
     title = view.conversation.title if view.conversation else "New chat"
@@ -99,22 +106,15 @@ def _actions(rt: Runtime, view: ChatView) -> None:
         stem = _file_stem(conv.title)
         # Built when clicked, from the database: the page holds only part of a long
         # conversation's text, and building both files on every rerun would cost as much.
-        st.download_button(
-            "Export Markdown",
-            _deferred(rt, markdown_export, view.user_id, conv, view.leaf_id),
-            file_name=f"{stem}.md",
-            mime="text/markdown",
-            on_click="ignore",
-            key=f"md-{conv.id}",
-        )
-        st.download_button(
-            "Export JSON",
-            _deferred(rt, json_export, view.user_id, conv, view.leaf_id),
-            file_name=f"{stem}.json",
-            mime="application/json",
-            on_click="ignore",
-            key=f"json-{conv.id}",
-        )
+        for name, build, ext, mime in _EXPORTS:
+            st.download_button(
+                name,
+                _deferred(rt, build, view.user_id, conv, view.leaf_id),
+                file_name=f"{stem}.{ext}",
+                mime=mime,
+                on_click="ignore",
+                key=f"{ext}-{conv.id}",
+            )
         archive_label = "Unarchive" if conv.archived else "Archive"
         if st.button(archive_label, key=f"archive-{conv.id}"):
             set_archived(rt.writer, view.user_id, conv.id, not conv.archived)

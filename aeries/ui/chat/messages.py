@@ -8,6 +8,7 @@ cut, saying how much is hidden, with a control to show it whole.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -129,6 +130,35 @@ def _action_row() -> DeltaGenerator:
     return st.container(horizontal=True, vertical_alignment="center", gap="small")
 
 
+class _Action(NamedTuple):
+    """A message's own button in its action row: icon, key prefix, tooltip."""
+
+    icon: str
+    key: str
+    help: str
+
+
+_EDIT = _Action(":material/edit:", "edit", "Edit this message (keeps the original)")
+_REGENERATE = _Action(":material/refresh:", "regen", "Regenerate (keeps this answer)")
+
+
+def _message_actions(
+    rt: Runtime,
+    view: ChatView,
+    message: Message,
+    action: _Action,
+    on_click: Callable[..., None],
+    args: tuple[Any, ...] | None = None,
+) -> DeltaGenerator:
+    """The action row under a message: its versions ‹ n/m ›, then its own ``action`` button;
+    returned so that more actions can follow in it."""
+    row = _action_row()
+    _sibling_nav(rt, view, message, row)
+    key = f"{action.key}-{message.id}"
+    row.button(action.icon, key=key, help=action.help, on_click=on_click, args=args)
+    return row
+
+
 def _sibling_nav(rt: Runtime, view: ChatView, message: Message, row: DeltaGenerator) -> None:
     index, count = view.tree.position(message.id)
     if count < 2:
@@ -164,13 +194,8 @@ def _user_message(rt: Runtime, view: ChatView, message: Message) -> None:
         _edit_form(view, message)
         return
     _content(message)
-    row = _action_row()
-    _sibling_nav(rt, view, message, row)
-    row.button(
-        ":material/edit:",
-        key=f"edit-{message.id}",
-        help="Edit this message (keeps the original)",
-        on_click=lambda: st.session_state.update({_EDITING: message.id}),
+    _message_actions(
+        rt, view, message, _EDIT, lambda: st.session_state.update({_EDITING: message.id})
     )
 
 
@@ -222,15 +247,8 @@ def _assistant_message(rt: Runtime, view: ChatView, message: Message, feedback: 
 
 def answer_controls(rt: Runtime, view: ChatView, message: Message, feedback: dict) -> None:
     """Versions ‹ n/m ›, regenerate, thumbs and comment under an answer."""
-    row = _action_row()
-    _sibling_nav(rt, view, message, row)
-    row.button(
-        ":material/refresh:",
-        key=f"regen-{message.id}",
-        help="Regenerate (keeps this answer)",
-        on_click=set_pending,
-        args=({"kind": "regenerate", "message_id": message.id},),
-    )
+    regenerate = {"kind": "regenerate", "message_id": message.id}
+    row = _message_actions(rt, view, message, _REGENERATE, set_pending, (regenerate,))
     if message.status == "error" and not message.content:
         return
     with row:
