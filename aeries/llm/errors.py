@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import openai
 
+from aeries.vocabulary import http_error_kind
+
 RESTING = "Aeries is resting. Try again in a moment."
 
 # vLLM has worded this two ways: "This model's maximum context length is N tokens. However,
@@ -84,7 +86,7 @@ def describe_error(exc: BaseException, *, model: str, partial: bool = False) -> 
     if isinstance(exc, openai.APIStatusError):
         detail = _server_message(exc)
         return ErrorInfo(
-            f"http_{exc.status_code}",
+            http_error_kind(exc.status_code),
             f"The model server answered with an error ({exc.status_code}): {detail}",
             detail,
         )
