@@ -29,8 +29,8 @@ def error_code(kind: ErrorKind) -> int:
 
 
 STATUS_OK, STATUS_ERROR, STATUS_ABORTED = (status_code(s) for s in ("ok", "error", "aborted"))
-SERVER_DOWN, TIMEOUT, MIDSTREAM = (
-    error_code(k) for k in ("server_down", "timeout", "midstream_error")
+SERVER_DOWN, TIMEOUT, MIDSTREAM, ABORTED = (
+    error_code(k) for k in ("server_down", "timeout", "midstream_error", "aborted")
 )
 # The demo's failures, as codes, and how often each is among them.
 _ERROR_CODES = np.array([error_code(e.kind) for e in ERRORS])
@@ -186,6 +186,7 @@ def simulate_calls(
     status = np.where(error, STATUS_ERROR, np.where(aborted, STATUS_ABORTED, STATUS_OK))
     kind = np.where(error, _ERROR_CODES[rng.choice(len(ERRORS), n, p=_ERROR_P)], -1)
     kind = np.where(_incident(model, frac) & error, SERVER_DOWN, kind)
+    kind = np.where(aborted, ABORTED, kind)  # as the app logs a stopped answer
     midstream = kind == MIDSTREAM
     partial = np.maximum(1, np.floor(completion * rng.uniform(0.05, 0.9, n)))
     completion = np.where(aborted | midstream, partial, completion)

@@ -61,6 +61,29 @@ def test_models_differ_in_latency_and_drift(demo):
     assert late[0] < 0.8 * early[0]
 
 
+def test_failures_carry_the_error_kind_the_app_would_log(demo):
+    db, _ = demo
+    # A stopped answer is logged by the app with error_kind 'aborted' and no error text.
+    kinds = dict(
+        db.rows(
+            """SELECT coalesce(error_kind, '(none)'), count(*) FROM exchanges
+               WHERE status = 'aborted' GROUP BY ALL"""
+        )
+    )
+    assert list(kinds) == ["aborted"] and kinds["aborted"] > 0
+    assert (
+        one(db, "SELECT count(*) FROM exchanges WHERE status = 'aborted' AND error IS NOT NULL")
+        == 0
+    )
+    assert (
+        one(db, "SELECT count(*) FROM exchanges WHERE status = 'error' AND error_kind IS NULL") == 0
+    )
+    assert (
+        one(db, "SELECT count(*) FROM exchanges WHERE status = 'ok' AND error_kind IS NOT NULL")
+        == 0
+    )
+
+
 def test_statuses_sources_kinds_and_brief_all_present(demo):
     db, _ = demo
     statuses = dict(db.rows("SELECT status, count(*) FROM exchanges GROUP BY ALL"))
