@@ -145,7 +145,7 @@ def run_page(db_path: Path, query: dict[str, str], repeats: int) -> dict[str, di
     os.environ["AERIES_DB"] = str(db_path)
     os.environ["AERIES_BASE_URL"] = "http://127.0.0.1:9/v1"
     clear_runtime()
-    page = str(Path(__file__).resolve().parent.parent / "pages" / "analytics.py")
+    page = str(Path(__file__).resolve().parent.parent / "views" / "analytics.py")
     out = {}
     for tab in TABS:
         at = AppTest.from_file(page, default_timeout=120)
