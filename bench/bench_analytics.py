@@ -37,6 +37,7 @@ from bench import _analytics_pandas as PD
 from bench._common import pct, today
 
 TABS = ("Latency", "Arena", "Feedback", "Drill-down")
+PAGE = Path(__file__).resolve().parent.parent / "views" / "analytics.py"
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:
@@ -145,7 +146,7 @@ def run_page(db_path: Path, query: dict[str, str], repeats: int) -> dict[str, di
     os.environ["AERIES_DB"] = str(db_path)
     os.environ["AERIES_BASE_URL"] = "http://127.0.0.1:9/v1"
     clear_runtime()
-    page = str(Path(__file__).resolve().parent.parent / "views" / "analytics.py")
+    page = str(PAGE)
     out = {}
     for tab in TABS:
         at = AppTest.from_file(page, default_timeout=120)

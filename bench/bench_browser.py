@@ -44,6 +44,7 @@ from tests.e2e.helpers import (  # the repo's test helpers: processes, page wait
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+BASELINE_PAGE = "bench/minimal_chat_page.py"  # relative to ROOT, as `streamlit run` takes it
 
 ANSWER = "[data-testid=stChatMessage]:has([data-testid=stChatMessageAvatarAssistant])"
 LONG_TOKENS = 1500
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     minimal = Subject(
         "minimal",
-        AppProcess(work, sim.base_url, work / "unused.duckdb", "bench/minimal_chat_page.py"),
+        AppProcess(work, sim.base_url, work / "unused.duckdb", BASELINE_PAGE),
     )
     subjects = [aeries, minimal]
     try:

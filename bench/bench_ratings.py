@@ -24,6 +24,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
+import argparse
 import math
 import time
 from collections.abc import Callable
@@ -172,8 +173,17 @@ def run_case(votes: int) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--votes",
+        type=int,
+        nargs="+",
+        default=list(VOTES),
+        help="vote counts to benchmark (default: %(default)s)",
+    )
+    args = parser.parse_args()
     print(f"numpy {np.__version__}, pandas {pd.__version__}, BLAS threads: 1")
-    for votes in VOTES:
+    for votes in args.votes:
         run_case(votes)
 
 
