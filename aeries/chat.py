@@ -19,9 +19,8 @@ from aeries.runtime import Runtime
 from aeries.store.conversations import message_row, save_message
 from aeries.store.exchanges import exchange_row
 from aeries.store.inflight import InflightRecord
-from aeries.store.signals import HEURISTICS, IMPLICIT, signal_row
-from aeries.store.writer import Insert, Writer
-from aeries.vocabulary import ImplicitName
+from aeries.store.signals import record_implicit
+from aeries.store.writer import Insert
 
 
 def system_messages(*parts: str | None) -> list[dict[str, str]]:
@@ -142,14 +141,7 @@ class Turn:
         save_message(writer, spec.user_id, self.answer)
         writer.submit(*self.record.done_ops())
         if result.status == "aborted":
-            implicit_signal(
-                self.runtime.writer,
-                "abort",
-                spec.user_id,
-                spec.conversation_id,
-                self.answer.id,
-                result.id,
-            )
+            record_implicit(writer, "abort", spec.user_id, self.answer)
         self._observe()
         return self.answer
 
@@ -179,46 +171,6 @@ class Turn:
                 brief_enabled=self.spec.brief_enabled,
             )
         )
-
-
-def implicit_signal(
-    writer: Writer,
-    name: ImplicitName,
-    user_id: str,
-    conversation_id: str,
-    message_id: str,
-    exchange_id: str | None = None,
-) -> None:
-    """An implicit dissatisfaction signal (regenerate, edit, abort) about a message."""
-    row = signal_row(
-        kind="implicit",
-        name=name,
-        user_id=user_id,
-        provenance=IMPLICIT,
-        conversation_id=conversation_id,
-        message_id=message_id,
-        exchange_id=exchange_id,
-        value_num=1.0,
-    )
-    writer.submit(Insert("signals", row))
-
-
-def reply_delay_signal(writer: Writer, user_id: str, previous: Message, reply: Message) -> None:
-    """Seconds between an answer and the user's next message (a heuristic signal)."""
-    if previous.role != "assistant":
-        return
-    delay = (reply.created_at - previous.created_at).total_seconds()
-    row = signal_row(
-        kind="heuristic",
-        name="reply_delay_s",
-        user_id=user_id,
-        provenance=HEURISTICS,
-        conversation_id=previous.conversation_id,
-        message_id=previous.id,
-        exchange_id=previous.exchange_id,
-        value_num=max(0.0, delay),
-    )
-    writer.submit(Insert("signals", row))
 
 
 def user_message(

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from aeries.ids import new_id, utcnow
+from aeries.messages import Message
 from aeries.store.db import Database
 from aeries.store.facts import AnswerContext, fact_ops
 from aeries.store.writer import Insert, Writer
-from aeries.vocabulary import FeedbackName, SignalKind, SignalName
+from aeries.vocabulary import ImplicitName, SignalKind, SignalName
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,43 @@ def signal_row(
     }
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a signal is about: whose it is, and the conversation, message and exchange."""
+
+    user_id: str
+    conversation_id: str
+    message_id: str
+    exchange_id: str | None = None
+
+    @classmethod
+    def of(cls, user_id: str, message: Message) -> Target:
+        """A signal about this message (and the exchange that produced it, if any)."""
+        return cls(user_id, message.conversation_id, message.id, message.exchange_id)
+
+    def row(
+        self,
+        kind: SignalKind,
+        name: SignalName,
+        provenance: Provenance,
+        *,
+        value_num: float | None = None,
+        value_text: str | None = None,
+    ) -> dict[str, Any]:
+        """The ``signals`` row of one signal about this target."""
+        return signal_row(
+            kind=kind,
+            name=name,
+            user_id=self.user_id,
+            provenance=provenance,
+            conversation_id=self.conversation_id,
+            exchange_id=self.exchange_id,
+            message_id=self.message_id,
+            value_num=value_num,
+            value_text=value_text,
+        )
+
+
 def record_feedback(
     writer: Writer,
     *,
@@ -69,27 +107,30 @@ def record_feedback(
 ) -> None:
     """Thumbs (1 up, 0 down) and an optional comment, as ``feedback`` signals; ``about`` (the
     answer's exchange) also files the thumb for analytics."""
-
-    def feedback_row(
-        name: FeedbackName, *, value_num: float | None = None, value_text: str | None = None
-    ) -> dict[str, Any]:
-        return signal_row(
-            kind="feedback",
-            name=name,
-            user_id=user_id,
-            provenance=USER_FEEDBACK,
-            conversation_id=conversation_id,
-            exchange_id=exchange_id,
-            message_id=message_id,
-            value_num=value_num,
-            value_text=value_text,
-        )
-
+    target = Target(user_id, conversation_id, message_id, exchange_id)
     if thumbs_up is not None:
-        row = feedback_row("thumbs", value_num=float(thumbs_up))
+        row = target.row("feedback", "thumbs", USER_FEEDBACK, value_num=float(thumbs_up))
         writer.submit(Insert("signals", row), *fact_ops(row, about))
     if comment and comment.strip():
-        writer.submit(Insert("signals", feedback_row("comment", value_text=comment.strip())))
+        row = target.row("feedback", "comment", USER_FEEDBACK, value_text=comment.strip())
+        writer.submit(Insert("signals", row))
+
+
+def record_implicit(writer: Writer, name: ImplicitName, user_id: str, message: Message) -> None:
+    """An implicit dissatisfaction signal (regenerate, edit, abort) about a message."""
+    row = Target.of(user_id, message).row("implicit", name, IMPLICIT, value_num=1.0)
+    writer.submit(Insert("signals", row))
+
+
+def record_reply_delay(writer: Writer, user_id: str, previous: Message, reply: Message) -> None:
+    """Seconds between an answer and the user's next message (a heuristic signal)."""
+    if previous.role != "assistant":
+        return
+    delay = max(0.0, (reply.created_at - previous.created_at).total_seconds())
+    row = Target.of(user_id, previous).row(
+        "heuristic", "reply_delay_s", HEURISTICS, value_num=delay
+    )
+    writer.submit(Insert("signals", row))
 
 
 def latest_feedback(

@@ -10,14 +10,13 @@ from aeries.brief import assemble_brief
 from aeries.chat import (
     Turn,
     TurnSpec,
-    implicit_signal,
-    reply_delay_signal,
     user_message,
 )
 from aeries.messages import Message
 from aeries.runtime import Runtime
 from aeries.store.conversations import new_conversation, save_message
 from aeries.store.preferences import implicit_preference_ops
+from aeries.store.signals import record_implicit, record_reply_delay
 from aeries.ui.chat.controls import ModelChoice
 from aeries.ui.chat.messages import answer_controls
 from aeries.ui.chat.state import ChatView, brief_default, remember
@@ -67,7 +66,7 @@ def start_new_message(rt: Runtime, view: ChatView, choice: ModelChoice, text: st
     turn = Turn(rt, _spec(rt, view, choice, "new", None), view.branch)
     save_message(rt.writer, view.user_id, message)
     if previous is not None:
-        reply_delay_signal(rt.writer, view.user_id, previous, message)
+        record_reply_delay(rt.writer, view.user_id, previous, message)
         _implicit_preference(rt, view, previous, message)
     remember(view)
     return turn
@@ -99,14 +98,7 @@ def start_pending(
             return None
         view.leaf_id = original.parent_id
         turn = Turn(rt, _spec(rt, view, choice, "regenerate", original.id), view.branch)
-        implicit_signal(
-            rt.writer,
-            "regenerate",
-            view.user_id,
-            view.conversation.id,
-            original.id,
-            original.exchange_id,
-        )
+        record_implicit(rt.writer, "regenerate", view.user_id, original)
     else:
         edited = user_message(
             view.conversation.id,
@@ -119,7 +111,7 @@ def start_pending(
         view.leaf_id = edited.id
         turn = Turn(rt, _spec(rt, view, choice, "new", None), view.branch)
         save_message(rt.writer, view.user_id, edited)
-        implicit_signal(rt.writer, "edit", view.user_id, view.conversation.id, original.id)
+        record_implicit(rt.writer, "edit", view.user_id, original)
     remember(view)
     return turn
 
