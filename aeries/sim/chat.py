@@ -1,4 +1,10 @@
-"""`POST /v1/chat/completions` of the simulator: validation the way vLLM does it, and planning."""
+"""`POST /v1/chat/completions` of the simulator: the request checked (`validation`), then planned.
+
+The plan fixes, before the first byte, every token the model generates (`answer.compose`),
+where generation stops (`answer.natural_ending`, or the fault's ending), how the stream groups
+the tokens into chunks and what each delta carries (`answer.steps`: `stream_interval`, the
+server's reasoning parser), and the schedule those chunks follow.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from aeries.sim import protocol, schema
-from aeries.sim.config import FAULTS, Knobs, SimConfig, SimModel, knobs_for
+from aeries.sim import protocol, schema, validation
+from aeries.sim.answer import compose, cut_ending, natural_ending, steps
+from aeries.sim.config import CUT_FAULTS, Knobs, SimConfig, knobs_for
+from aeries.sim.engine import Schedule
 from aeries.sim.state import SimHost
 from aeries.sim.stream import Plan, complete, stream
 from aeries.sim.text import (
     REFUSAL,
-    count_prompt_tokens,
     generate_pieces,
     message_text,
     reasoning_pieces,
@@ -44,21 +51,21 @@ async def chat_completions(request: Request) -> Response:
         body = None
     if not isinstance(body, dict):
         sim.stats.record_request(None)
-        return _failed(sim, _bad("Request body must be a JSON object."))
+        return _failed(sim, validation.pydantic_error([validation.NOT_AN_OBJECT]))
     sim.stats.record_request(body)
     try:
         knobs = knobs_for(sim.config, body.get("sim"))
     except (TypeError, ValueError) as exc:
-        return _failed(sim, _bad(f"Invalid sim knobs: {exc}.", "sim"))
-    plan_or_error = _plan(body, sim.config, knobs)
-    if isinstance(plan_or_error, Response):
-        return _failed(sim, plan_or_error)
-    plan = plan_or_error
+        return _failed(sim, validation.bad_request(f"Invalid sim knobs: {exc}.", "sim"))
+    checked = validation.check(body, sim.config, knobs)
+    if isinstance(checked, JSONResponse):
+        return _failed(sim, checked)
+    plan = _build_plan(request, body, sim.config, knobs, checked, arrival)
     sim.stats.add(running=1)
-    sim.metrics.started(plan.model.id, plan.prompt_tokens)
+    sim.metrics.started(plan.model.name, plan.prompt_tokens)
     if body.get("stream"):
-        return StreamingResponse(stream(sim, plan, arrival), media_type=protocol.SSE_MEDIA_TYPE)
-    return await complete(request, sim, plan, arrival)
+        return StreamingResponse(stream(sim, plan), media_type=protocol.SSE_MEDIA_TYPE)
+    return await complete(request, sim, plan)
 
 
 def _failed(sim: SimHost, response: Response) -> Response:
@@ -66,106 +73,67 @@ def _failed(sim: SimHost, response: Response) -> Response:
     return response
 
 
-def _plan(body: dict[str, Any], config: SimConfig, knobs: Knobs) -> Plan | Response:
-    """Check the request the way vLLM does (model, parameters, context) and plan the answer."""
-    if knobs.fault is not None and knobs.fault not in FAULTS:
-        known = ", ".join(sorted(FAULTS))
-        return _bad(f"Unknown sim fault {knobs.fault!r}; known: {known}.", "sim")
-    if knobs.fault == "server_error":
-        return protocol.error_response(500, "The engine failed (simulated).", "InternalServerError")
-    model_id = body.get("model") or config.models[0].id
-    model = next((m for m in config.models if m.id == model_id), None)
-    if model is None or knobs.fault == "unknown_model":
-        message = protocol.unknown_model_message(model_id)
-        return protocol.error_response(404, message, "NotFoundError", "model")
-    invalid = _invalid_parameters(body)
-    if invalid is not None:
-        return invalid
-    prompt_tokens = count_prompt_tokens(body["messages"])
-    requested = body.get("max_completion_tokens") or body.get("max_tokens")
-    max_tokens = int(requested) if requested is not None else None
-    if knobs.fault == "context_length":
-        return context_error(model.max_model_len, max(prompt_tokens, model.max_model_len + 1), None)
-    if prompt_tokens >= model.max_model_len or (
-        max_tokens is not None and prompt_tokens + max_tokens > model.max_model_len
-    ):
-        return context_error(model.max_model_len, prompt_tokens, max_tokens)
-    budget = max_tokens if max_tokens is not None else model.max_model_len - prompt_tokens
-    return _build_plan(body, config, knobs, model, prompt_tokens, budget)
-
-
-def _invalid_parameters(body: dict[str, Any]) -> Response | None:
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        return _bad("messages must be a non-empty list of messages.", "messages")
-    if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
-        return _bad("Each message must be an object with a string 'role'.", "messages")
-    checks = (
-        ("temperature", lambda v: v >= 0, "must be non-negative"),
-        ("top_p", lambda v: 0 < v <= 1, "must be in (0, 1]"),
-        ("max_tokens", lambda v: v >= 1 and v == int(v), "must be at least 1"),
-        ("max_completion_tokens", lambda v: v >= 1 and v == int(v), "must be at least 1"),
-    )
-    for name, ok, rule in checks:
-        value = body.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or not ok(value):
-            return _bad(f"{name} {rule}, got {value}.", name)
-    return None
-
-
-def _bad(message: str, param: str | None = None) -> JSONResponse:
-    return protocol.error_response(400, message, "BadRequestError", param)
-
-
-def context_error(max_len: int, prompt_tokens: int, max_tokens: int | None) -> JSONResponse:
-    """400 for a request that does not fit the model's context window (vLLM's wording)."""
-    return _bad(protocol.context_length_message(max_len, prompt_tokens, max_tokens))
-
-
-def _thinking(body: dict[str, Any], model: SimModel) -> bool:
+def _thinking_enabled(body: dict[str, Any]) -> bool:
     kwargs = body.get("chat_template_kwargs")
-    enabled = not (isinstance(kwargs, dict) and kwargs.get("enable_thinking") is False)
-    return model.reasoning and enabled
+    return not (isinstance(kwargs, dict) and kwargs.get("enable_thinking") is False)
 
 
 def _build_plan(
+    request: Request,
     body: dict[str, Any],
     config: SimConfig,
     knobs: Knobs,
-    model: SimModel,
-    prompt_tokens: int,
-    budget: int,
+    checked: validation.Checked,
+    arrival: float,
 ) -> Plan:
+    model = checked.model
     messages = body["messages"]
     seed_parts = (config.seed, body.get("seed"), model.id, messages, body.get("response_format"))
-    pieces: list[tuple[str, str]] = []
-    if _thinking(body, model):
-        topic = message_text(messages[-1].get("content"))
-        thinking = reasoning_pieces(
-            rng_for("reasoning", *seed_parts), knobs.reasoning_tokens, topic
-        )
-        pieces += [("reasoning", text) for text in thinking]
-    reasoning_count = len(pieces)
-    pieces += [("content", text) for text in _content(body, knobs, rng_for("content", *seed_parts))]
-    finish_reason = "stop"
-    if len(pieces) > budget:
-        pieces, finish_reason = pieces[:budget], "length"
+    thinking = _thinking_enabled(body)
+    reasoning = None
+    if model.reasoning and thinking:
+        topic = message_text(messages[-1].get("content")) if messages else ""
+        rng = rng_for("reasoning", *seed_parts)
+        reasoning = reasoning_pieces(rng, knobs.reasoning_tokens, topic)
+    tokens = compose(reasoning, _content(body, knobs, rng_for("content", *seed_parts)))
+    repetition = body.get("repetition_detection")
+    detect = repetition if isinstance(repetition, dict) else None  # validated: int fields
+    ending = natural_ending(tokens, checked.budget, detect)
+    if knobs.fault in CUT_FAULTS or knobs.fault == "repetition":
+        ending = cut_ending(tokens, ending, knobs.fault, knobs.fault_after)
+    parser = model.reasoning_parser is not None
+    interval = max(config.stream_interval, checked.params.get("stream_interval") or 1)
+    include_reasoning = body.get("include_reasoning") is not False
     raw_options = body.get("stream_options")
     options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
     include_usage = bool(options.get("include_usage"))
+    request_id = protocol.completion_id(request.headers.get("x-request-id"), body.get("request_id"))
     return Plan(
         model=model,
-        prompt_tokens=prompt_tokens,
-        pieces=pieces or [("content", "")],
-        finish_reason=finish_reason,
+        envelope=protocol.Envelope(model.name, request_id),
+        prompt_tokens=checked.prompt_tokens,
+        tokens=tokens,
+        ending=ending,
+        steps=steps(
+            tokens,
+            ending,
+            interval,
+            parser=parser,
+            reasoning_open=parser and thinking,
+            include_reasoning=include_reasoning,
+        ),
         fault=knobs.fault,
-        cut=min(reasoning_count + max(knobs.fault_after, 0), len(pieces)),
-        ttft=max(knobs.ttft_ms, 0.0) * model.ttft_scale / 1000,
-        itl=max(knobs.itl_ms, 0.0) * model.itl_scale / 1000,
+        schedule=Schedule(
+            arrival,
+            ttft=max(knobs.ttft_ms, 0.0) * model.ttft_scale / 1000,
+            itl=max(knobs.itl_ms, 0.0) * model.itl_scale / 1000,
+        ),
+        parser=parser,
+        reasoning_open=parser and thinking,
+        include_reasoning=include_reasoning,
         include_usage=include_usage,
         continuous_usage=include_usage and bool(options.get("continuous_usage_stats")),
+        metrics=config.per_request_metrics and (body.get("n") or 1) == 1,
     )
 
 

@@ -20,7 +20,7 @@ ITL_BUCKETS = (
     0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0,
     2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
 )  # fmt: skip
-FINISHED_REASONS = ("stop", "length", "abort", "error")
+FINISHED_REASONS = ("stop", "length", "abort", "error", "repetition")
 
 
 @dataclass
@@ -52,6 +52,7 @@ class Histogram:
 @dataclass
 class _ModelMetrics:
     running: int = 0
+    waiting: int = 0
     prompt_tokens: int = 0
     generation_tokens: int = 0
     success: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -68,10 +69,17 @@ class SimMetrics:
         self._models: dict[str, _ModelMetrics] = defaultdict(_ModelMetrics)
 
     def started(self, model: str, prompt_tokens: int) -> None:
+        """A request arrived: it waits until `scheduled`."""
         with self._lock:
             entry = self._models[model]
-            entry.running += 1
+            entry.waiting += 1
             entry.prompt_tokens += prompt_tokens
+
+    def scheduled(self, model: str) -> None:
+        with self._lock:
+            entry = self._models[model]
+            entry.waiting -= 1
+            entry.running += 1
 
     def finished(
         self,
@@ -81,10 +89,14 @@ class SimMetrics:
         ttft: float | None,
         e2e: float,
         gaps: Sequence[float],
+        scheduled: bool = True,
     ) -> None:
         with self._lock:
             entry = self._models[model]
-            entry.running -= 1
+            if scheduled:
+                entry.running -= 1
+            else:
+                entry.waiting -= 1
             entry.generation_tokens += generated
             entry.success[reason] += 1
             entry.e2e.observe(e2e)
@@ -112,7 +124,7 @@ def _exposition(entries: list[tuple[str, _ModelMetrics]]) -> Iterable[str]:
         ("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.",
          lambda e: e.running),
         ("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.",
-         lambda e: 0),
+         lambda e: e.waiting),
         ("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.",
          lambda e: e.prompt_tokens),
         ("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.",

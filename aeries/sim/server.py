@@ -25,6 +25,7 @@ from starlette.routing import Route
 from aeries.sim import protocol
 from aeries.sim.chat import chat_completions
 from aeries.sim.config import ADMIN_FIELDS, FAULTS, SimConfig
+from aeries.sim.engine import Engine
 from aeries.sim.metrics import SimMetrics
 from aeries.sim.state import SimStats
 from aeries.sim.stream import SimDrop
@@ -34,7 +35,7 @@ THREAD_PREFIX = "aeries-sim-"
 
 async def _models(request: Request) -> Response:
     sim: SimServer = request.app.state.sim
-    return JSONResponse(protocol.model_list(sim.config.models))
+    return JSONResponse(protocol.model_list(sim.config.served()))
 
 
 async def _health(request: Request) -> Response:
@@ -44,13 +45,25 @@ async def _health(request: Request) -> Response:
 
 async def _metrics(request: Request) -> Response:
     sim: SimServer = request.app.state.sim
-    text = sim.metrics.render(model.id for model in sim.config.models)
+    text = sim.metrics.render(model.name for model in sim.config.served())
     return PlainTextResponse(text, media_type=protocol.METRICS_MEDIA_TYPE)
 
 
 async def _admin_stats(request: Request) -> Response:
     sim: SimServer = request.app.state.sim
     return JSONResponse(sim.stats.snapshot())
+
+
+async def _admin_responses(request: Request) -> Response:
+    """The last answers as sent: `?id=chatcmpl-…` for one (404 if unknown), else all."""
+    sim: SimServer = request.app.state.sim
+    wanted = request.query_params.get("id")
+    if wanted is None:
+        return JSONResponse({"responses": sim.stats.responses_snapshot()})
+    found = sim.stats.response(wanted)
+    if found is None:
+        return protocol.error_response(404, f"No response {wanted!r} on record.", "NotFoundError")
+    return JSONResponse(found)
 
 
 async def _admin_reset(request: Request) -> Response:
@@ -74,9 +87,25 @@ async def _admin_config(request: Request) -> Response:
     fault = update.get("fault")
     if fault is not None and fault not in FAULTS:
         return _bad(f"Unknown fault {fault!r}.", "fault")
+    problem = _admin_problem(update)
+    if problem is not None:
+        return _bad(problem)
     for name, value in update.items():
         setattr(sim.config, name, value)
     return JSONResponse(protocol.admin_config(sim.config))
+
+
+def _admin_problem(update: dict[str, Any]) -> str | None:
+    """Why the engine settings of an admin update cannot apply, if they cannot."""
+    interval = update.get("stream_interval", 1)
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+        return "stream_interval must be an integer of at least 1."
+    seqs = update.get("max_num_seqs")
+    if seqs is not None and (isinstance(seqs, bool) or not isinstance(seqs, int) or seqs < 1):
+        return "max_num_seqs must be null or an integer of at least 1."
+    if not isinstance(update.get("per_request_metrics", False), bool):
+        return "per_request_metrics must be true or false."
+    return None
 
 
 def _bad(message: str, param: str | None = None) -> JSONResponse:
@@ -99,6 +128,7 @@ def build_app(sim: SimServer) -> Starlette:
             Route("/metrics", _metrics, methods=["GET"]),
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/sim/stats", _admin_stats, methods=["GET"]),
+            Route("/sim/responses", _admin_responses, methods=["GET"]),
             Route("/sim/config", _admin_config, methods=["POST"]),
             Route("/sim/reset", _admin_reset, methods=["POST"]),
         ],
@@ -140,6 +170,7 @@ class SimServer:
         self.port = port
         self.stats = SimStats()
         self.metrics = SimMetrics()
+        self.engine = Engine()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 

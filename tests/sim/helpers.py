@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
+import time
 from typing import Any
 
+import httpx2
 import openai
 
 LLAMA, QWEN, MISTRAL = "sim-llama-3.1-8b", "sim-qwen3-8b", "sim-mistral-7b"
@@ -82,3 +86,68 @@ def metric(text: str, name: str, model: str = LLAMA, extra: str = "") -> float:
     match = re.search(pattern, text, re.MULTILINE)
     assert match, f"{name} for {model} not exposed"
     return float(match.group(1))
+
+
+def sse_events(
+    url: str, body: dict[str, Any], headers: dict[str, str] | None = None, timeout: float = 10
+) -> tuple[int, list[tuple[float, str]]]:
+    """POST `body` and read the raw SSE body line by line: the status and, per `data:` line,
+    (time.perf_counter() when it was read, the text after "data: "); for an HTTP error, its
+    body as the one event."""
+    events: list[tuple[float, str]] = []
+    with httpx2.stream(
+        "POST", f"{url}/v1/chat/completions", json=body, headers=headers, timeout=timeout
+    ) as response:
+        if response.status_code != 200:  # an HTTP error: its JSON body
+            return response.status_code, [(time.perf_counter(), response.read().decode())]
+        for line in response.iter_lines():
+            if line:
+                assert line.startswith("data: "), line
+                events.append((time.perf_counter(), line.removeprefix("data: ")))
+        return response.status_code, events
+
+
+def payloads(events: list[tuple[float, str]]) -> list[dict[str, Any]]:
+    """The JSON payloads of `events`, checking that [DONE] comes last and once."""
+    assert events[-1][1] == "[DONE]" and all(text != "[DONE]" for _, text in events[:-1])
+    return [json.loads(text) for _, text in events[:-1]]
+
+
+def compact(payload: Any) -> str:
+    """`payload` serialised the way vLLM (pydantic) writes it: compact, non-ASCII kept."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def is_output(choice: dict[str, Any]) -> bool:
+    """vllm bench's `_choice_has_streamed_output`."""
+    delta = choice.get("delta")
+    if not isinstance(delta, dict):
+        return False
+    if delta.get("content") or delta.get("reasoning") or delta.get("tool_calls"):
+        return True
+    return delta.get("content") == "" and "role" not in delta
+
+
+def bench_timings(
+    start: float, events: list[tuple[float, str]], completion_tokens: int
+) -> dict[str, Any]:
+    """TTFT, E2EL, TPOT (s) and the ITLs by vllm bench's rule, from timed SSE events."""
+    times = [
+        t
+        for t, text in events
+        if text != "[DONE]" and any(is_output(c) for c in json.loads(text).get("choices", []))
+    ]
+    ttft, e2el = times[0] - start, times[-1] - start
+    return {
+        "ttft": ttft,
+        "e2el": e2el,
+        "tpot": (e2el - ttft) / (completion_tokens - 1),
+        "itl": [b - a for a, b in itertools.pairwise(times)],
+    }
+
+
+def record(url: str, response_id: str) -> dict[str, Any]:
+    """The simulator's record of one answer (GET /sim/responses?id=…)."""
+    found = httpx2.get(f"{url}/sim/responses", params={"id": response_id})
+    assert found.status_code == 200, found.text
+    return found.json()

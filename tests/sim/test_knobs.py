@@ -13,7 +13,7 @@ from tests.sim.helpers import LLAMA, MISTRAL, chat, content_of, stream_chunks
 
 def test_per_request_knobs(live: SimServer, client: openai.OpenAI) -> None:
     chunks = stream_chunks(client, extra_body={"sim": {"tokens": 5}})
-    assert len(chunks) == 6
+    assert len(chunks) == 7  # role, 5 tokens, EOS
     payload = "Hi <script>alert('x')</script> **there**"
     assert content_of(stream_chunks(client, extra_body={"sim": {"reply": payload}})) == payload
     assert live.stats.last_request["sim"] == {"reply": payload}
