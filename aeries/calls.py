@@ -76,6 +76,40 @@ class Delta:
     text: str
 
 
+# vLLM's per-request metrics (PerRequestMetrics, 0.33) -> ours. Its timestamps are the engine
+# core's: queue = scheduled - queued; ttft = first token - scheduled (prefill, no queue).
+SERVER_METRIC_FIELDS = {
+    "queue_time_ms": "queue_ms",
+    "time_to_first_token_ms": "ttft_ms",
+    "generation_time_ms": "generation_ms",
+    "mean_itl_ms": "mean_itl_ms",
+    "tokens_per_second": "tokens_per_second",
+}
+
+
+@dataclass(frozen=True)
+class ServerMetrics:
+    """What the model server measured for one request; a value it did not send is None."""
+
+    queue_ms: float | None = None
+    ttft_ms: float | None = None
+    generation_ms: float | None = None
+    mean_itl_ms: float | None = None
+    tokens_per_second: float | None = None
+
+    @classmethod
+    def from_wire(cls, data: object) -> ServerMetrics | None:
+        """From the ``metrics`` object of a usage chunk; None when there is none."""
+        if not isinstance(data, dict):
+            return None
+        values: dict[str, float] = {}
+        for wire, ours in SERVER_METRIC_FIELDS.items():
+            value = data.get(wire)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                values[ours] = float(value)
+        return cls(**values)
+
+
 @dataclass
 class CallResult:
     """What one call produced, however it ended."""
@@ -95,6 +129,8 @@ class CallResult:
     chunk_count: int = 0
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    # What the server measured (vLLM's --enable-per-request-metrics): None when not sent.
+    server: ServerMetrics | None = None
 
     @property
     def tpot_ms(self) -> float | None:
@@ -106,7 +142,8 @@ class CallResult:
         return (self.e2e_ms - self.ttft_ms) / (self.completion_tokens - 1)
 
     def itl_stats(self) -> dict[str, float | None]:
-        """Mean, median, p95 and max of the inter-token gaps."""
+        """Mean, median, p95 and max of the gaps between output chunks (ITL in vLLM's
+        benchmark sense: per chunk, and one chunk can carry several tokens)."""
         gaps = sorted(self.itl_ms)
         if not gaps:
             return {"mean": None, "p50": None, "p95": None, "max": None}

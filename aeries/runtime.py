@@ -2,7 +2,8 @@
 
 Built once per app process (the UI caches it). Endpoint rule: configured endpoints are used as
 they are and never replaced; with none configured, a vLLM on localhost:8000 is used if it
-answers, else the built-in simulator starts on a free loopback port and the UI says so.
+answers, else the built-in simulator starts — one simulated vLLM server per model on its own
+free loopback port, as a real deployment runs one `vllm serve` per model — and the UI says so.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -32,6 +34,9 @@ from aeries.store.inflight import recover_inflight
 from aeries.store.migrations import migrate
 from aeries.store.writer import Writer, replay_spills
 
+if TYPE_CHECKING:
+    from aeries.sim import SimServer
+
 log = logging.getLogger(__name__)
 
 _MODELS_TTL_S = 15.0
@@ -49,7 +54,7 @@ class Runtime:
     endpoints: list[str]
     key: bytes = field(default=b"", repr=False)  # signs participant links, researcher sessions
     simulated: bool = False
-    sim: object | None = None
+    sims: list[SimServer] = field(default_factory=list)  # the built-in simulators, one per model
     observer: Observer | None = None
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     _status: list[EndpointStatus] = field(default_factory=list)
@@ -94,9 +99,8 @@ class Runtime:
             self.observer.close(OBSERVER_DRAIN_S)
         self.writer.close()
         self.db.close()
-        stop = getattr(self.sim, "stop", None)
-        if stop:
-            stop()
+        for sim in self.sims:
+            sim.stop()
 
 
 def open_store(settings: Settings) -> tuple[Database, Writer]:
@@ -116,11 +120,22 @@ def open_store(settings: Settings) -> tuple[Database, Writer]:
     return db, Writer(db)
 
 
-def start_simulator() -> object:
-    """The built-in vLLM simulator on a free loopback port (answers are simulated)."""
-    from aeries.sim import SimServer  # imported lazily: a real deployment never needs it
+def start_simulators() -> list[SimServer]:
+    """The built-in vLLM simulator as a real deployment looks: one server per model, each on
+    its own free loopback port, with its own flags (the reasoning model behind a reasoning
+    parser). Answers are simulated."""
+    from aeries.sim import SimServer, default_models, single_model_config  # lazily: a real
+    # deployment never needs the simulator
 
-    return SimServer().start()
+    started: list[SimServer] = []
+    try:
+        for model in default_models():
+            started.append(SimServer(single_model_config(model)).start())
+    except Exception:
+        for sim in started:
+            sim.stop()
+        raise
+    return started
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -138,10 +153,10 @@ def build_runtime(settings: Settings) -> Runtime:
     elif answers(DEFAULT_BASE_URL, settings.api_key):
         rt = Runtime(settings, db, writer, pool, [DEFAULT_BASE_URL], key)
     else:
-        sim = start_simulator()
+        sims = start_simulators()
         log.warning("No vLLM configured or on localhost:8000; answers are simulated.")
-        base_url = sim.base_url  # type: ignore[attr-defined]
-        rt = Runtime(settings, db, writer, pool, [base_url], key, simulated=True, sim=sim)
+        urls = [sim.base_url for sim in sims]
+        rt = Runtime(settings, db, writer, pool, urls, key, simulated=True, sims=sims)
     rt.observer = Observer(
         writer,
         ClientPool(

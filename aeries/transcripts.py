@@ -24,7 +24,7 @@ def conversation_markdown(conversation: Conversation, branch: list[Message]) -> 
             quoted = "\n".join(f"> {line}" for line in message.reasoning.splitlines())
             lines += ["<details><summary>Reasoning</summary>", "", quoted, "", "</details>", ""]
         lines += [message.content or "_(no answer)_", ""]
-        if message.status in ("error", "aborted"):
+        if message.status in ("error", "aborted", "cut_off"):
             note = message.meta.get("error") or "stopped before the end"
             lines += [f"_({message.status}: {note})_", ""]
     return "\n".join(lines)

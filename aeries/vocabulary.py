@@ -18,12 +18,18 @@ SOURCES: tuple[Source, ...] = get_args(Source)
 # Sources a person's own activity produces (what analytics filters by).
 ACTIVITY_SOURCES: tuple[Source, ...] = ("chat", "arena", "observer")
 
-# How a call ended, as an exchange row says: 'interrupted' is an answer still streaming when
-# the app stopped, filed from its in-flight record at the next start.
-ExchangeStatus = Literal["ok", "error", "aborted", "interrupted"]
+# How a call ended, as an exchange row says: 'aborted' is stopped by the user (Stop, a rerun,
+# leaving the page); 'cut_off' is ended by the server before the answer was complete (vLLM's
+# finish_reason 'abort' — paused, drained, shutting down — or 'repetition'), its text kept;
+# 'interrupted' is an answer still streaming when the app stopped, filed from its in-flight
+# record at the next start. Only 'ok' answers count in latency figures.
+ExchangeStatus = Literal["ok", "error", "aborted", "cut_off", "interrupted"]
 EXCHANGE_STATUSES: tuple[ExchangeStatus, ...] = get_args(ExchangeStatus)
 # How one call can end (a live call is never 'interrupted').
-CallStatus = Literal["ok", "error", "aborted"]
+CallStatus = Literal["ok", "error", "aborted", "cut_off"]
+# vLLM 0.33's finish reasons that end an answer early on the server's side, and the error kind
+# each is logged with.
+SERVER_ENDINGS: dict[str, ErrorKind] = {"abort": "server_abort", "repetition": "repetition"}
 
 # Why a call failed; an HTTP error without a kind of its own is ``http_<status>``.
 ErrorKind = Literal[
@@ -32,8 +38,13 @@ ErrorKind = Literal[
     "server_down",
     "unknown_model",
     "context_length",
+    "max_tokens",
     "bad_request",
+    "server_busy",
+    "server_failed",
     "midstream_error",
+    "server_abort",
+    "repetition",
     "aborted",
     "interrupted",
 ]

@@ -34,7 +34,7 @@ def test_two_contestants_stream_concurrently(runtime, sim):
     assert elapsed < 1.4 * one, f"{elapsed:.0f} ms: the sides did not overlap"
     assert elapsed < 0.75 * 2 * one
     for side in battle.sides:
-        assert side.result.status == "ok" and side.result.completion_tokens == 40
+        assert side.result.status == "ok" and side.result.completion_tokens == 40 + 1  # EOS
 
 
 def test_blind_mode_shuffles_positions_over_rounds(runtime, sim):
@@ -91,7 +91,7 @@ def test_vote_joins_to_latency_and_length(runtime, sim):
                               JOIN exchanges ea ON ea.id = p.exchange_a
                               JOIN exchanges eb ON eb.id = p.exchange_b""",
     )
-    assert joined == [(True, True, 30, True, True)]
+    assert joined == [(True, True, 30 + 1, True, True)]  # + 1: the end-of-sequence token
 
 
 def test_stop_on_one_side_aborts_only_that_side(runtime, sim):
@@ -102,7 +102,7 @@ def test_stop_on_one_side_aborts_only_that_side(runtime, sim):
     assert battle.wait(10)
     assert battle.sides[0].result.status == "aborted"
     assert battle.sides[1].result.status == "ok"
-    assert battle.sides[1].result.completion_tokens == 100
+    assert battle.sides[1].result.completion_tokens == 100 + 1  # + the end-of-sequence token
     assert wait_until(lambda: sim.stats.disconnects == 1)
 
 

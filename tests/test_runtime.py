@@ -58,7 +58,7 @@ def test_configured_endpoint_down_never_falls_back(monkeypatch, tmp_path):
         )
     )
     try:
-        assert not rt.simulated and rt.sim is None
+        assert not rt.simulated and rt.sims == []
         status = rt.endpoint_status()
         assert [s.ok for s in status] == [False]
         assert status[0].error == RESTING

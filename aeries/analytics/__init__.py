@@ -32,8 +32,10 @@ from aeries.analytics.latency import (
     METRICS,
     TABLE_QUANTILES,
     TREND_QUANTILES,
+    TTFT_PARTS,
     latency_table,
     latency_trend,
+    ttft_breakdown,
     volume_trend,
 )
 
@@ -46,6 +48,7 @@ __all__ = [
     "SOURCES",
     "TABLE_QUANTILES",
     "TREND_QUANTILES",
+    "TTFT_PARTS",
     "FilterError",
     "Filters",
     "arena",
@@ -64,6 +67,7 @@ __all__ = [
     "model_options",
     "persona_options",
     "stats",
+    "ttft_breakdown",
     "user_options",
     "volume_trend",
 ]

@@ -71,19 +71,21 @@ def latency_table(db: Database, f: Filters, metric: str) -> pd.DataFrame:
 
 
 def volume_trend(db: Database, f: Filters) -> pd.DataFrame:
-    """Per bucket and model: requests, errors, aborts, their rates, answers interrupted by an
-    app stop or crash, and tokens in and out."""
+    """Per bucket and model: requests, errors, aborts, their rates, answers the server cut off
+    (vLLM's finish_reason abort or repetition), answers interrupted by an app stop or crash,
+    and tokens in and out."""
     where, params = exchange_where(f)
     key = bucket_key("e.started_at", f.bucket)
     sql = f"""
         SELECT {bucket_time("b", f.bucket)} AS bucket, model, requests, ok, errors, aborted,
                errors / requests AS error_rate, aborted / requests AS abort_rate,
-               interrupted, prompt_tokens, completion_tokens
+               cut_off, interrupted, prompt_tokens, completion_tokens
         FROM (
             SELECT {key} AS b, e.model AS model, count(*) AS requests,
                    count(*) FILTER (WHERE e.status = 'ok') AS ok,
                    count(*) FILTER (WHERE e.status = 'error') AS errors,
                    count(*) FILTER (WHERE e.status = 'aborted') AS aborted,
+                   count(*) FILTER (WHERE e.status = 'cut_off') AS cut_off,
                    count(*) FILTER (WHERE e.status = 'interrupted') AS interrupted,
                    coalesce(sum(e.prompt_tokens), 0) AS prompt_tokens,
                    coalesce(sum(e.completion_tokens), 0) AS completion_tokens
@@ -92,4 +94,26 @@ def volume_trend(db: Database, f: Filters) -> pd.DataFrame:
             GROUP BY ALL
         )
         ORDER BY bucket, model"""
+    return frame(db, sql, params)
+
+
+TTFT_PARTS = ("queue_ms", "prefill_ms", "between_ms")
+
+
+def ttft_breakdown(db: Database, f: Filters) -> pd.DataFrame:
+    """Where each ok answer's wait went, per model, over the answers whose server sent its own
+    timings (vLLM's --enable-per-request-metrics): the server's queue, its prefill (its TTFT,
+    from scheduling), and what lies between the server and the user's screen (client TTFT −
+    queue − prefill: templating and tokenisation, the engine hand-off, the network, the
+    client). Means, so the three parts add up to the mean client TTFT exactly."""
+    where, params = exchange_where(f)
+    sql = f"""
+        SELECT model, count(*) AS n, avg(e.ttft_ms) AS ttft_ms,
+               avg(e.server_queue_ms) AS queue_ms, avg(e.server_ttft_ms) AS prefill_ms,
+               avg(e.ttft_ms - e.server_queue_ms - e.server_ttft_ms) AS between_ms
+        FROM exchanges e
+        WHERE {where} AND e.status = 'ok' AND e.ttft_ms IS NOT NULL
+              AND e.server_queue_ms IS NOT NULL AND e.server_ttft_ms IS NOT NULL
+        GROUP BY ALL
+        ORDER BY model"""
     return frame(db, sql, params)

@@ -1,9 +1,13 @@
 """Streaming chat completions from vLLM through the openai client, with vLLM-benchmark timings.
 
-Timing follows vLLM's benchmark definitions: the clock starts just before the request is sent;
-a chunk is *output* only if its delta carries content or reasoning (the role-only first chunk
-and the usage-only last chunk are not); TTFT = first output − start; E2EL = last output − start;
-ITL = gaps between output chunks; TPOT = (E2EL − TTFT) / (completion_tokens − 1).
+Timing follows `vllm bench serve` exactly (0.33, ``_choice_has_streamed_output`` in
+vllm/benchmarks/lib/endpoint_request_func.py): the clock starts just before the request is sent;
+a chunk is *output* when its delta carries content, reasoning or tool calls, or ``content == ""``
+without a ``role`` (the end-of-sequence token, which decodes to nothing, arrives that way one
+step after the last visible text); the role chunk, a ``{}`` delta and the usage chunk are not.
+TTFT = first output − start; E2EL = last output − start; ITL = gaps between consecutive output
+*chunks* (one chunk can carry several tokens); TPOT = (E2EL − TTFT) / (completion_tokens − 1),
+with completion_tokens from ``usage``. docs/timings.md says the same with examples.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from typing import TYPE_CHECKING, Any, cast
 import httpx2
 import openai
 
-from aeries.calls import CallResult, ChatRequest, Delta, Status, StreamHook
+from aeries.calls import CallResult, ChatRequest, Delta, ServerMetrics, Status, StreamHook
 from aeries.ids import new_id, utcnow
-from aeries.llm.errors import describe_error
+from aeries.llm.errors import describe_error, server_ending
+from aeries.llm.think import Part, ThinkSplitter
+from aeries.vocabulary import SERVER_ENDINGS
 
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionMessageParam
@@ -86,6 +92,8 @@ class LLMStream:
         self._reader: threading.Thread | None = None
         self._read_status: Status = "aborted"
         self._gen = self._iterate()
+        # A server without a reasoning parser sends <think>…</think> inside content.
+        self._think = ThinkSplitter()
 
     def start(self) -> LLMStream:
         """Send the request now (before the caller renders anything); errors land in result."""
@@ -170,6 +178,10 @@ class LLMStream:
                 if chunk.usage is not None:
                     self.result.prompt_tokens = chunk.usage.prompt_tokens
                     self.result.completion_tokens = chunk.usage.completion_tokens
+                    # vLLM's per-request metrics ride on the usage chunk (an extra field).
+                    server = ServerMetrics.from_wire(getattr(chunk, "metrics", None))
+                    if server is not None:
+                        self.result.server = server
                 produced = False
                 for choice in chunk.choices:
                     if choice.finish_reason:
@@ -190,6 +202,8 @@ class LLMStream:
                 status = "error"
         finally:
             self._close_stream()
+            for delta in self._take(self._think.finish()):
+                self._queue.put(delta)
             self._read_status = status
             self._queue.put(None)
 
@@ -208,15 +222,21 @@ class LLMStream:
     def _output(self, delta: Any, now: float) -> Iterator[Delta]:
         reasoning = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
         content = delta.content
-        if not reasoning and not content:
+        if not _is_output(delta, reasoning, content):
             return
         self._mark_output(now)
         if reasoning:
-            self.result.reasoning += reasoning
-            yield Delta("reasoning", reasoning)
+            yield from self._take([("reasoning", reasoning)])
         if content:
-            self.result.content += content
-            yield Delta("content", content)
+            yield from self._take(self._think.feed(content))
+
+    def _take(self, parts: list[Part]) -> Iterator[Delta]:
+        for kind, text in parts:
+            if kind == "reasoning":
+                self.result.reasoning += text
+            else:
+                self.result.content += text
+            yield Delta(kind, text)
 
     def _mark_output(self, now: float) -> None:
         result = self.result
@@ -229,7 +249,13 @@ class LLMStream:
         result.chunk_count += 1
 
     def _fail(self, exc: BaseException) -> None:
-        info = describe_error(exc, model=self.request.model, partial=bool(self.result.content))
+        result = self.result
+        info = describe_error(
+            exc,
+            model=self.request.model,
+            partial=bool(result.content or result.reasoning),
+            output=result.chunk_count > 0,
+        )
         self.result.error = info.message
         self.result.error_kind = info.kind
         self.result.error_detail = info.detail
@@ -244,11 +270,34 @@ class LLMStream:
         if self._finished:
             return
         self._finished = True
-        if self.result.error is not None:
+        result = self.result
+        ending = SERVER_ENDINGS.get(result.finish_reason or "")
+        if result.error is not None:
             status = "error"
+        elif status == "ok" and ending is not None:
+            # vLLM ended the answer itself (paused, shutting down, or it repeated itself): the
+            # text is incomplete, so it is neither an ok answer nor the user's own Stop.
+            status = "cut_off"
+            info = server_ending(ending, partial=bool(result.content or result.reasoning))
+            result.error, result.error_kind, result.error_detail = (
+                info.message,
+                info.kind,
+                info.detail,
+            )
         self.result.status = status
         if status == "aborted" and self.result.error is None:
             self.result.error_kind = "aborted"
+
+
+def _is_output(delta: Any, reasoning: str | None, content: str | None) -> bool:
+    """vLLM's benchmark rule for whether a chunk is output (see the module docstring)."""
+    if reasoning or content or getattr(delta, "tool_calls", None):
+        return True
+    if getattr(delta, "function_call", None):
+        return True
+    # An end-of-sequence (or special) token: `content` present and empty, no `role` key. The
+    # role chunk has a role; vLLM never sends `"role": null`, so None means the key was absent.
+    return content == "" and getattr(delta, "role", None) is None
 
 
 _WARM_CHUNK = (

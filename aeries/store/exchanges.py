@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aeries.calls import CallResult, ChatRequest
+from aeries.calls import CallResult, ChatRequest, ServerMetrics
 from aeries.config import public_url
 from aeries.store.writer import Insert, Writer
 from aeries.vocabulary import Source
@@ -58,6 +58,19 @@ def exchange_row(
         "chunk_count": result.chunk_count,
         "prompt_tokens": result.prompt_tokens,
         "completion_tokens": result.completion_tokens,
+        **_server_columns(result.server),
+    }
+
+
+def _server_columns(server: ServerMetrics | None) -> dict[str, float | None]:
+    """The server's own timings, NULL where it sent none (never 0)."""
+    s = server or ServerMetrics()
+    return {
+        "server_queue_ms": s.queue_ms,
+        "server_ttft_ms": s.ttft_ms,
+        "server_generation_ms": s.generation_ms,
+        "server_mean_itl_ms": s.mean_itl_ms,
+        "server_tokens_per_second": s.tokens_per_second,
     }
 
 

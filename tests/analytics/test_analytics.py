@@ -436,3 +436,40 @@ def test_exports_round_trip(db):
     assert votes.num_rows == 5
     with pytest.raises(ValueError, match="Unknown export"):
         D.export_table(db, "users", f)
+
+
+def test_answers_the_server_cut_off_count_in_volume_not_in_latency(db):
+    # vLLM ended it (finish_reason abort or repetition): a huge TTFT that must not count.
+    db.execute(
+        """INSERT INTO exchanges (id, user_id, model, source, status, error_kind, started_at,
+               ttft_ms, e2e_ms, tpot_ms, prompt_tokens, completion_tokens, finish_reason)
+           VALUES (?, ?, 'm-a', 'chat', 'cut_off', 'server_abort', ?, 99999, 99999, 99, 10, 5,
+                   'abort')""",
+        [xid(99), UA, D1 + timedelta(minutes=8)],
+    )
+    vol = A.volume_trend(db, F()).set_index(["bucket", "model"])
+    day1_a = vol.loc[(pd.Timestamp(START), "m-a")]
+    assert (day1_a.requests, day1_a.ok, day1_a.cut_off, day1_a.errors) == (6, 3, 1, 1)
+    table = A.latency_table(db, F(), "ttft").set_index("model")
+    assert table.loc["m-a", "n"] == len(ok_values("m-a", D1, 8)) + len(ok_values("m-a", D2, 8))
+    assert table.loc["m-a", "p99"] < 99999
+
+
+def test_ttft_breakdown_adds_up_to_the_client_ttft_where_the_server_reported(db):
+    # Two ok answers of m-b with the server's timings; the other answers have none (NULL).
+    rows = [(101, 250.0, 40.0, 150.0), (102, 350.0, 120.0, 160.0)]
+    for n, ttft, queue, prefill in rows:
+        db.execute(
+            """INSERT INTO exchanges (id, user_id, model, source, status, started_at, ttft_ms,
+                   e2e_ms, server_queue_ms, server_ttft_ms)
+               VALUES (?, ?, 'm-b', 'chat', 'ok', ?, ?, ?, ?, ?)""",
+            [xid(n), UA, D1 + timedelta(minutes=9), ttft, ttft + 500, queue, prefill],
+        )
+    parts = A.ttft_breakdown(db, F()).set_index("model")
+    assert list(parts.index) == ["m-b"]  # m-a's answers carry no server timings
+    got = parts.loc["m-b"]
+    assert got.n == 2
+    assert got.queue_ms == pytest.approx(80.0) and got.prefill_ms == pytest.approx(155.0)
+    assert got.between_ms == pytest.approx(np.mean([250 - 40 - 150, 350 - 120 - 160]))
+    assert got.queue_ms + got.prefill_ms + got.between_ms == pytest.approx(got.ttft_ms)
+    assert got.ttft_ms == pytest.approx(300.0)

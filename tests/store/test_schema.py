@@ -84,6 +84,11 @@ COLUMNS: dict[str, list[Column]] = {
         ("prompt_tokens", "INTEGER", NULL, None),
         ("completion_tokens", "INTEGER", NULL, None),
         ("synthetic", "BOOLEAN", NOT_NULL, "false"),
+        ("server_queue_ms", "DOUBLE", NULL, None),
+        ("server_ttft_ms", "DOUBLE", NULL, None),
+        ("server_generation_ms", "DOUBLE", NULL, None),
+        ("server_mean_itl_ms", "DOUBLE", NULL, None),
+        ("server_tokens_per_second", "DOUBLE", NULL, None),
     ],
     "signals": [
         ("id", "VARCHAR", NOT_NULL, None),
@@ -278,4 +283,4 @@ def test_a_new_database_has_only_base_tables(db: Database) -> None:
 
 def test_the_newest_version_is_the_one_described() -> None:
     # Adding a migration means revisiting the description above (and the upgrade tests).
-    assert [m.version for m in mig.MIGRATIONS] == [1, 2, 3, 4, 5, 6]
+    assert [m.version for m in mig.MIGRATIONS] == [1, 2, 3, 4, 5, 6, 7]

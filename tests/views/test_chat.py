@@ -23,13 +23,13 @@ def test_chat_turn_streams_answer_and_logs_exchange(app, env, sim):
     assert len(rows) == 1
     status, model, params, completion, prompt, ttft, text, source, endpoint = rows[0]
     assert (status, model, source) == ("ok", "sim-llama-3.1-8b", "chat")
-    assert completion == 30 and prompt > 0
+    assert completion == 30 + 1 and prompt > 0  # vLLM counts the end-of-sequence token
     assert abs(ttft - 20) < 15
     assert json.loads(params)["temperature"] == 0.7
     assert endpoint == sim.base_url
     assert any(text.strip()[:40] in m for m in markdown_texts(at))
     caption = " ".join(c.value for c in at.caption)
-    assert "TTFT" in caption and "30 tokens" in caption
+    assert "TTFT" in caption and "31 tokens" in caption
     # Both messages stored, conversation titled from the first message.
     assert db_rows(env, "SELECT role FROM messages ORDER BY created_at") == [
         ("user",),
@@ -85,6 +85,9 @@ def test_thinking_off_sends_enable_thinking_false(app, env, sim):
         ("context_length", "context_length", "too long"),
         ("midstream_error", "midstream_error", "partial answer was kept"),
         ("server_error", "http_500", "error (500)"),
+        ("grammar_error", "bad_request", "refused the request before answering"),
+        ("engine_error", "server_failed", "failed before answering"),
+        ("engine_paused", "server_busy", "paused or too busy"),
     ],
 )
 def test_failures_show_clear_message_and_are_logged(app, env, sim, fault, kind, words):
@@ -102,6 +105,32 @@ def test_failures_show_clear_message_and_are_logged(app, env, sim, fault, kind, 
         ("user", None),
         ("assistant", "error"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind", "words"),
+    [("server_abort", "server_abort", "before the end"), ("repetition", "repetition", "repeating")],
+)
+def test_an_answer_the_server_cut_off_is_kept_with_a_warning(app, env, sim, fault, kind, words):
+    sim.config.fault = fault
+    at = app().run()
+    send(at, "hello")
+    assert not at.exception
+    assert any(words in w.value and "What arrived is kept" in w.value for w in at.warning)
+    assert not at.error
+    assert db_rows(env, "SELECT status, error_kind FROM exchanges WHERE source = 'chat'") == [
+        ("cut_off", kind)
+    ]
+    [(status, content)] = db_rows(
+        env, "SELECT status, content FROM messages WHERE role = 'assistant'"
+    )
+    assert status == "cut_off" and content
+    # Drawn again from the database (a fresh session on the same conversation), it says so.
+    again = app().run()
+    again.button(
+        key=next(b.key for b in again.button if (b.key or "").startswith("conv-"))
+    ).click().run()
+    assert any(words in w.value for w in again.warning)
 
 
 def test_server_down_says_aeries_is_resting(app, env, monkeypatch):

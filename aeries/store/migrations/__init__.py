@@ -1,6 +1,6 @@
 """Ordered schema migrations, each applied once and recorded in ``schema_migrations``.
 
-One module per migration (``m001_core_tables`` … ``m006_identity_and_durability``), each
+One module per migration (``m001_core_tables`` … ``m007_server_metrics``), each
 holding its SQL as literals and importing only ``Migration`` from ``base`` (plus the standard
 library and duckdb): a released migration is frozen, and editing runtime code never edits it.
 To change the schema, add the next module and list it in ``MIGRATIONS``; then regenerate
@@ -22,6 +22,7 @@ from aeries.store.migrations.m005_analytics_facts import MIGRATION as ANALYTICS_
 from aeries.store.migrations.m006_identity_and_durability import (
     MIGRATION as IDENTITY_AND_DURABILITY,
 )
+from aeries.store.migrations.m007_server_metrics import MIGRATION as SERVER_METRICS
 
 __all__ = [
     "ANALYTICS_FACTS",
@@ -31,6 +32,7 @@ __all__ = [
     "MIGRATIONS",
     "PERSONAS_AND_EVENTS",
     "PROFILE",
+    "SERVER_METRICS",
     "Migration",
     "NotAeriesDatabase",
     "applied_versions",
@@ -44,6 +46,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     PROFILE,
     ANALYTICS_FACTS,
     IDENTITY_AND_DURABILITY,
+    SERVER_METRICS,
 )
 
 

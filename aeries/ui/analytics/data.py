@@ -74,6 +74,11 @@ def _volume(_db: Database, key: str, f: A.Filters) -> pd.DataFrame:
 
 
 @_cache
+def _ttft_parts(_db: Database, key: str, f: A.Filters) -> pd.DataFrame:
+    return A.ttft_breakdown(_db, f)
+
+
+@_cache
 def _signals(_db: Database, key: str, f: A.Filters) -> dict[str, pd.DataFrame]:
     return S.signal_summary(_db, f)
 
@@ -167,6 +172,11 @@ def latency_table(rt: Runtime, f: A.Filters, metric: str) -> pd.DataFrame:
 def volume(rt: Runtime, f: A.Filters) -> pd.DataFrame:
     """See aeries.analytics.volume_trend."""
     return _volume(rt.db, _key(rt), f)
+
+
+def ttft_breakdown(rt: Runtime, f: A.Filters) -> pd.DataFrame:
+    """See aeries.analytics.ttft_breakdown."""
+    return _ttft_parts(rt.db, _key(rt), f)
 
 
 def signals(rt: Runtime, f: A.Filters) -> dict[str, pd.DataFrame]:

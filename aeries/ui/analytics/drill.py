@@ -142,6 +142,11 @@ def show_exchange(detail: ExchangeDetail) -> None:
         st.json(detail.params or {}, expanded=1)
         stats = {k: row.get(k) for k in ("itl_mean_ms", "itl_p50_ms", "itl_p95_ms", "itl_max_ms")}
         st.json({**stats, "chunk_count": row.get("chunk_count"), "finish": row["finish_reason"]})
+        st.caption(
+            "ITL is per chunk, as `vllm bench serve` measures it: the gaps between consecutive "
+            "output chunks. Under load or with `--stream-interval` one chunk carries several "
+            "tokens; TPOT (E2E − TTFT) / (tokens − 1) is per token. See docs/timings.md."
+        )
     st.markdown("**Signals about this exchange**")
     if detail.signals.empty:
         st.caption("None.")

@@ -17,10 +17,11 @@ PICK = "pick"
 VOLUME_KEY = "an.volume"
 
 METRIC_HELP = {
-    "ttft": "Time to first token: from sending the request to the first chunk with content or "
-    "reasoning (vLLM's benchmark definition). Over exchanges with status ok.",
-    "e2e": "End-to-end latency: from sending the request to the last content chunk. "
+    "ttft": "Time to first token: from sending the request to the first output chunk (content, "
+    "reasoning, or the empty end-of-sequence chunk: vLLM's benchmark rule, docs/timings.md). "
     "Over exchanges with status ok.",
+    "e2e": "End-to-end latency: from sending the request to the last output chunk (the "
+    "end-of-sequence chunk of a normal answer). Over exchanges with status ok.",
     "tpot": "Time per output token = (E2E − TTFT) / (completion tokens − 1). Over ok exchanges "
     "with at least two tokens.",
     "tps": "Tokens per second = completion_tokens / (e2e_ms / 1000), per ok exchange; the "
@@ -109,6 +110,13 @@ def _volume_charts(volume: pd.DataFrame) -> None:
                 y_title="share of requests",
             )
             st.altair_chart(chart, width="stretch")
+    cut_off = int(volume["cut_off"].sum())
+    if cut_off:
+        st.caption(
+            f"{cut_off:,} answers were cut off by the model server (status 'cut_off': vLLM "
+            "ended them with finish_reason abort — paused or shutting down — or repetition); "
+            "like errors, they are left out of the latency figures."
+        )
     interrupted = int(volume["interrupted"].sum())
     if interrupted:
         st.caption(
@@ -125,6 +133,47 @@ def _volume_charts(volume: pd.DataFrame) -> None:
                 volume, y=column, chart_id=column, title=title, y_title="tokens"
             )
             st.altair_chart(chart, width="stretch")
+
+
+PART_LABELS = {
+    "queue_ms": "server queue",
+    "prefill_ms": "server prefill (its TTFT)",
+    "between_ms": "between the server and the screen",
+}
+
+
+def _ttft_parts(rt: Runtime, f: Filters) -> None:
+    """The first token's wait split by who spent it, where the server reported its timings."""
+    parts = data.ttft_breakdown(rt, f)
+    st.markdown("**Where the wait for the first token goes**")
+    if parts.empty:
+        st.caption(
+            "No answer in these filters carries the server's own timings. Start vLLM with "
+            "`--enable-per-request-metrics` to split each TTFT into the server's queue, its "
+            "prefill, and what lies between the server and the screen."
+        )
+        return
+    long = parts.melt(id_vars=["model", "n", "ttft_ms"], value_vars=list(PART_LABELS))
+    long["part"] = long["variable"].map(PART_LABELS)
+    long["rank"] = long["variable"].map({name: i for i, name in enumerate(PART_LABELS)})
+    chart = (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            y=alt.Y("model:N", title=None),
+            x=alt.X("value:Q", title="mean ms", stack="zero"),
+            color=alt.Color("part:N", title=None, sort=list(PART_LABELS.values())),
+            order=alt.Order("rank:Q"),
+            tooltip=["model:N", "part:N", alt.Tooltip("value:Q", format=".1f"), "n:Q"],
+        )
+        .properties(usermeta={"chart_id": "ttft_parts"}, height=40 + 30 * len(parts))
+    )
+    st.altair_chart(chart, width="stretch")
+    st.caption(
+        "Means over ok answers with server timings, so the parts add up to the mean TTFT. "
+        "Queue and prefill are the engine's own clock; the rest is templating and "
+        "tokenisation, the hand-off to the engine, the network and the client."
+    )
 
 
 def latency_tab(rt: Runtime, f: Filters) -> None:
@@ -154,6 +203,7 @@ def latency_tab(rt: Runtime, f: Filters) -> None:
                 },
             },
         )
+        _ttft_parts(rt, f)
     else:
         st.info("None of these exchanges succeeded, so there is no latency to show.")
     _volume_charts(volume)

@@ -170,7 +170,9 @@ def _side_footer(side: Side) -> None:
     result = side.result
     if result is None:
         return
-    if result.error:
+    if result.status == "cut_off":
+        st.warning(literal(result.error or ""))
+    elif result.error:
         st.error(literal(result.error))
     elif result.status == "aborted":
         st.caption("Stopped.")

@@ -229,6 +229,8 @@ def _assistant_message(rt: Runtime, view: ChatView, message: Message, feedback: 
         st.error(literal(meta.get("error") or "This answer failed."))
     elif message.status == "aborted":
         st.caption("Stopped before the end.")
+    elif message.status == "cut_off":
+        st.warning(literal(meta.get("error") or "The model server stopped this answer early."))
     elif message.status == "interrupted":
         st.warning(
             "Interrupted: Aeries stopped (a restart or a crash) before this answer ended. This "

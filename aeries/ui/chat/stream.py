@@ -61,7 +61,9 @@ def render_stream(stream: LLMStream, interval_s: float = 0.05) -> StreamText:
             canvas.draw(text, final=False)
     canvas.draw(text, final=True)
     result = stream.result
-    if result.error:
+    if result.status == "cut_off":
+        st.warning(literal(result.error or ""))
+    elif result.error:
         st.error(literal(result.error))
     st.caption(
         metrics_caption(

@@ -31,3 +31,17 @@ def test_stream_text_freezes_each_paragraph_once_and_keeps_everything():
     assert s.content == "".join(pieces)
     s.add("reasoning", "hmm")
     assert s.reasoning == "hmm" and s.content == "".join(pieces)
+
+
+def test_content_that_opens_with_blank_lines_draws_no_empty_paragraph():
+    # vLLM with a reasoning parser: thinking, then content starting with "\n\n" (after </think>).
+    text = StreamText()
+    text.add("reasoning", "Let me think.")
+    blocks: list[str] = []
+    for delta in ("\n\n", "Hello", " there.", "\n\n", "Second."):
+        text.add("content", delta)
+        blocks += text.new_blocks()
+        assert not text.tail.startswith("\n")  # the live tail never opens with a blank line
+    assert blocks == ["Hello there."]
+    assert text.tail == "Second."
+    assert text.content == "\n\nHello there.\n\nSecond."  # what was sent is kept as sent
