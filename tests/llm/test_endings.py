@@ -100,3 +100,44 @@ def test_thinking_inside_content_is_split_off_as_reasoning(pool):
     assert result.reasoning and result.content
     assert "<think>" not in result.content and "</think>" not in result.content
     assert "<think>" not in result.reasoning
+
+
+def test_under_load_the_queue_share_of_the_wait_grows(pool):
+    # One request generates at a time: later requests of a burst wait in the server's queue,
+    # and their stored server timings say so, while prefill stays the same.
+    model = SimModel("sim-llama-3.1-8b")
+    config = single_model_config(
+        model, ttft_ms=20, itl_ms=2, tokens=6, max_num_seqs=1, per_request_metrics=True
+    )
+    server = SimServer(config).start()
+    try:
+        run(pool, server.base_url)  # warm the connection
+        streams = [
+            stream_chat(pool, ChatRequest(server.base_url, model.id, HI, Sampling())).start()
+            for _ in range(4)
+        ]
+        results = [stream.collect() for stream in streams]
+    finally:
+        server.stop()
+    queues = sorted(r.server.queue_ms for r in results)
+    prefills = [r.server.ttft_ms for r in results]
+    assert queues[0] < 10 and queues[-1] > 2 * 20  # the last waited for the others
+    assert all(abs(p - 20) < 10 for p in prefills)
+    shares = sorted(r.server.queue_ms / r.ttft_ms for r in results)
+    assert shares[-1] > 0.5 > shares[0]
+    for r in results:  # the parts never exceed what the client waited
+        assert r.server.queue_ms + r.server.ttft_ms <= r.ttft_ms + 1.0
+
+
+def test_several_tokens_per_chunk_keep_tpot_per_token(pool, sim):
+    sim.config.stream_interval = 3
+    try:
+        result, _ = run(pool, sim.base_url, ttft_ms=10, itl_ms=10, tokens=12)
+    finally:
+        sim.config.stream_interval = 1
+    assert result.completion_tokens == 12 + 1
+    assert result.chunk_count < result.completion_tokens  # chunks carried several tokens
+    assert len(result.itl_ms) == result.chunk_count - 1
+    # ITL is per chunk (about 3 steps); TPOT is per token (about one step).
+    assert result.itl_stats()["p50"] > 2 * 10
+    assert result.tpot_ms == pytest.approx(10.0, abs=4.0)
