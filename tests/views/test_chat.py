@@ -63,6 +63,28 @@ def test_reasoning_shown_in_collapsed_expander(app, env, sim):
     assert reasoning and content and reasoning not in content
 
 
+def test_thinking_inside_content_is_shown_as_reasoning(app, env, monkeypatch):
+    # One vLLM process serving a reasoning model without --reasoning-parser: <think>…</think>
+    # arrives inside content; the page shows it as reasoning, not as part of the answer.
+    from aeries.sim import SimModel, SimServer, single_model_config
+
+    model = SimModel("sim-qwen3-8b", reasoning=True, reasoning_parser=None)
+    server = SimServer(single_model_config(model, ttft_ms=5, itl_ms=1, tokens=12)).start()
+    monkeypatch.setenv("AERIES_BASE_URL", server.base_url)
+    try:
+        at = app().run()
+        send(at, "think first")
+    finally:
+        server.stop()
+    assert not at.exception
+    assert [e for e in at.expander if e.label == "Reasoning"]
+    assert not any("<think>" in m or "</think>" in m for m in markdown_texts(at))
+    reasoning, content = db_rows(
+        env, "SELECT reasoning_text, response_text FROM exchanges WHERE source = 'chat'"
+    )[0]
+    assert reasoning and content and "<think>" not in content + reasoning
+
+
 def test_thinking_off_sends_enable_thinking_false(app, env, sim):
     at = app().run()
     at.selectbox(key="aeries.model").select_index(1).run()
