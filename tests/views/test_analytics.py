@@ -120,6 +120,32 @@ def test_latency_charts_match_numpy_percentiles(page):
     assert tokens.loc[(pd.Timestamp("2026-01-05", tz="UTC"), "m-b"), "completion_tokens"] == 202
 
 
+def test_the_first_token_wait_is_split_where_the_server_sent_its_timings(page, tmp_path):
+    at = ok(page(DAYS))
+    assert "ttft_parts" not in charts(at)  # the hand-built rows carry no server timings
+    assert "--enable-per-request-metrics" in texts(at.caption)
+    from aeries.store.db import Database
+
+    db = Database(tmp_path / "aeries.duckdb")
+    for n, ttft, queue, prefill in [(201, 300.0, 100.0, 150.0), (202, 200.0, 20.0, 130.0)]:
+        db.execute(
+            """INSERT INTO exchanges (id, user_id, model, source, status, started_at, ttft_ms,
+                   e2e_ms, server_queue_ms, server_ttft_ms)
+               VALUES (?, ?, 'm-b', 'chat', 'ok', ?, ?, ?, ?, ?)""",
+            [xid(n), UB, D2, ttft, ttft + 400, queue, prefill],
+        )
+    db.close()
+    import streamlit as st
+
+    st.cache_data.clear()
+    parts = charts(ok(page(DAYS)))["ttft_parts"].set_index("variable")
+    assert set(parts["model"]) == {"m-b"}
+    assert parts.loc["queue_ms", "value"] == pytest.approx(60.0)
+    assert parts.loc["prefill_ms", "value"] == pytest.approx(140.0)
+    assert parts.loc["between_ms", "value"] == pytest.approx(50.0)
+    assert parts["value"].sum() == pytest.approx(250.0)  # the mean client TTFT
+
+
 def test_arena_charts_match_hand_counts_and_ratings(page):
     at = ok(page({**DAYS, "view": "Arena"}))
     data = charts(at)
