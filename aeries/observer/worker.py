@@ -29,9 +29,9 @@ from aeries.observer.extraction import (
 from aeries.store.exchanges import exchange_row, log_exchange
 from aeries.store.facts import AnswerContext, fact_ops
 from aeries.store.profile import profile_ops
-from aeries.store.signals import HEURISTICS, Provenance, signal_row
+from aeries.store.signals import HEURISTICS, Provenance, Target
 from aeries.store.writer import Insert, Writer
-from aeries.vocabulary import HeuristicName, SignalKind, SignalName
+from aeries.vocabulary import HeuristicName
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,11 @@ class FinishedTurn:
     started_at: datetime
     persona_id: str | None = None
     brief_enabled: bool | None = None
+
+    @property
+    def target(self) -> Target:
+        """What the observer's signals are about: the answer message and its exchange."""
+        return Target(self.user_id, self.conversation_id, self.answer_message_id, self.exchange_id)
 
     @property
     def context(self) -> AnswerContext:
@@ -164,7 +169,7 @@ class Observer:
         self._write(
             turn,
             [
-                self._row(turn, "heuristic", name, HEURISTICS, value_num=float(value))
+                turn.target.row("heuristic", name, HEURISTICS, value_num=float(value))
                 for name, value in values.items()
             ],
         )
@@ -222,39 +227,20 @@ class Observer:
     def _write_observation(self, turn: FinishedTurn, obs: Observation) -> None:
         p = MODEL_PROVENANCE
         rows = [
-            self._row(turn, "observer", "sentiment", p, value_num=obs.sentiment),
-            self._row(turn, "observer", "satisfaction", p, value_num=obs.satisfaction),
-            self._row(turn, "observer", "confidence", p, value_num=obs.confidence),
-            self._row(turn, "observer", "corrected", p, value_num=float(obs.corrected)),
-            self._row(turn, "observer", "intent", p, value_text=obs.intent),
+            turn.target.row("observer", "sentiment", p, value_num=obs.sentiment),
+            turn.target.row("observer", "satisfaction", p, value_num=obs.satisfaction),
+            turn.target.row("observer", "confidence", p, value_num=obs.confidence),
+            turn.target.row("observer", "corrected", p, value_num=float(obs.corrected)),
+            turn.target.row("observer", "intent", p, value_text=obs.intent),
         ]
-        rows += [self._row(turn, "observer", "topic", p, value_text=t) for t in obs.topics]
+        rows += [turn.target.row("observer", "topic", p, value_text=t) for t in obs.topics]
         rows += [
-            self._row(turn, "observer", "preference", p, value_text=f"{aspect}={value}")
+            turn.target.row("observer", "preference", p, value_text=f"{aspect}={value}")
             for aspect, value in sorted(obs.preferences.items())
         ]
         if obs.corrected and obs.correction:
-            rows.append(self._row(turn, "observer", "correction", p, value_text=obs.correction))
+            rows.append(turn.target.row("observer", "correction", p, value_text=obs.correction))
         self._write(turn, rows)
-
-    @staticmethod
-    def _row(
-        turn: FinishedTurn,
-        kind: SignalKind,
-        name: SignalName,
-        provenance: Provenance,
-        **values: Any,
-    ) -> dict[str, Any]:
-        return signal_row(
-            kind=kind,
-            name=name,
-            user_id=turn.user_id,
-            provenance=provenance,
-            conversation_id=turn.conversation_id,
-            exchange_id=turn.exchange_id,
-            message_id=turn.answer_message_id,
-            **values,
-        )
 
     def _write(self, turn: FinishedTurn, rows: list[dict[str, Any]]) -> None:
         """The rows, then what they add to the brief's profile and to analytics, in one batch
@@ -264,8 +250,7 @@ class Observer:
         self.writer.submit(*(Insert("signals", row) for row in rows), *derived)
 
     def _error(self, turn: FinishedTurn, reason: str, detail: str) -> None:
-        row = self._row(
-            turn,
+        row = turn.target.row(
             "observer",
             "observer_error",
             MODEL_PROVENANCE,
