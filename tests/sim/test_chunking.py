@@ -18,7 +18,7 @@ TEN = " ".join(f"w{i}" for i in range(10))  # ten pieces: "w0", " w1", …
 
 def _run(live: SimServer, model: str = LLAMA, **extra: Any) -> tuple[list[dict], list[float]]:
     """The payloads of one stream and, per SSE event, the simulator's send time."""
-    body = {"model": model, "messages": MSGS, "stream": True, "sim": {"itl_ms": 10}}
+    body = {"model": model, "messages": MSGS, "stream": True, "sim": {"itl_ms": 30}}
     body["sim"] |= extra.pop("sim", {})
     body |= {"stream_options": {"include_usage": True}} | extra
     status, events = sse_events(live.url, body)
@@ -32,7 +32,7 @@ def _deltas(chunks: list[dict]) -> list[dict]:
     return [c["choices"][0]["delta"] for c in chunks if c["choices"]]
 
 
-def _slots(times: list[float], itl: float = 0.010) -> list[int]:
+def _slots(times: list[float], itl: float = 0.030) -> list[int]:
     return [round((t - times[0]) / itl) for t in times]
 
 

@@ -62,7 +62,8 @@ def test_midstream_error_raises_while_iterating(live: SimServer, client: openai.
     assert not isinstance(error.value, openai.APIConnectionError)
     assert error.value.body["type"] == "InternalServerError"
     assert len([r for r in received if r]) == 4
-    assert live.stats.errors == 1 and live.stats.completed == 0
+    assert live.wait_for(lambda s: s.errors == 1 and s.running == 0)  # counted after [DONE]
+    assert live.stats.completed == 0
 
 
 def test_drop_raises_while_iterating(live: SimServer, client: openai.OpenAI) -> None:
