@@ -1,6 +1,9 @@
 """Background writer: callers enqueue ops and return at once; a thread commits them in batches.
 
-Rows are durable within ~``max_delay_s`` of being submitted (one DuckDB transaction per batch).
+A batch is committed ~``max_delay_s`` after its first op (one DuckDB transaction per batch),
+or at once when somebody waits on ``flush()``; the commit itself takes what the machine gives
+it (a few hundred ms on a loaded 2-core box), so a page that must not show something as saved
+before it is waits on ``flush()`` rather than on a delay.
 A batch that fails for a reason of its own is retried op by op; an op that still fails is set
 aside in the rejected file (``<db name>.rejected.jsonl``), so one bad row never takes the others
 with it. When the *store* fails (full disk, unwritable folder, invalidated connection) nothing
@@ -258,8 +261,10 @@ class Writer:
         stop = self._absorb(first, batch, barriers)  # type: ignore[arg-type]
         deadline = time.monotonic() + self.max_delay_s
         while not stop and len(batch) < self.max_batch:
-            # Wait for more until the deadline; past it, take only what is already queued.
-            item = self._get(max(0.0, deadline - time.monotonic()))
+            # Wait for more until the deadline; past it, or once somebody waits on a flush
+            # (a page holding an answer back until it is saved), take only what is queued.
+            wait = 0.0 if barriers else max(0.0, deadline - time.monotonic())
+            item = self._get(wait)
             if item is _TIMEOUT:
                 break
             stop = self._absorb(item, batch, barriers)  # type: ignore[arg-type]

@@ -1,5 +1,7 @@
-"""``kill -9`` of the app while people chat: every answer that finished on screen at least
-200 ms before the kill is in the database, and the database opens cleanly afterwards."""
+"""``kill -9`` of the app while people chat: every answer that was shown finished (its metrics
+line on screen) before the kill is in the database, and the database opens cleanly afterwards.
+The page draws that line only once the writer has committed the answer's rows, so there is no
+grace period: on a loaded machine a commit can take longer than any fixed margin."""
 
 from __future__ import annotations
 
@@ -26,7 +28,6 @@ pytestmark = pytest.mark.e2e
 
 PAGES = 3
 TARGET = 50  # exchanges started in all
-MARGIN_S = 0.2  # the writer's promise: durable within ~100 ms of the stream's end
 
 # Installed in each page: records (wall-clock ms) when the answer to the message carrying
 # `window.__e2eTag` is complete on screen (the last message is an answer to that question,
@@ -121,19 +122,18 @@ def test_kill_9_loses_no_finished_exchange(
                 started += 1
                 last_tag = driver.tags[-1]
         time.sleep(0.05)
-    # The hardest moment allowed: just past the margin after the answer to the last message
-    # completed, while the other pages' answers may still be streaming. (Waiting for that
+    # The hardest moment: at once after the answer to the last message is shown finished,
+    # while the other pages' answers may still be streaming or settling. (Waiting for that
     # answer by its tag: it may already be complete by the time the loop above ends.)
     deadline = time.monotonic() + NEXT_ANSWER_S
-    while last_tag not in (ended_now := {t: e for d in drivers for t, e in d.ended().items()}):
+    while not any(last_tag in driver.ended() for driver in drivers):
         assert time.monotonic() < deadline, f"the answer to {last_tag} never completed"
         time.sleep(0.01)
-    time.sleep(max(0.0, ended_now[last_tag] + MARGIN_S + 0.01 - time.time()))
-    killed_at = time.time()
     stack.app.kill9()
 
+    # Whatever the pages saw finished, they saw before the kill (nothing arrives after it).
     ended = {tag: t for d in drivers for tag, t in d.ended().items()}
-    due = {tag for tag, t in ended.items() if t <= killed_at - MARGIN_S}
+    due = set(ended)
     assert len(due) >= TARGET * 0.6, f"only {len(due)} exchanges finished before the kill"
 
     # The database opens cleanly (the WAL is replayed) and holds every finished exchange.
@@ -154,8 +154,8 @@ def test_kill_9_loses_no_finished_exchange(
     assert all(stored[tag] in answered for tag in due), "answers of finished exchanges were lost"
     assert len(exchanges) <= started, "an exchange was stored twice"
     print(
-        f"started {started}, complete on screen {len(ended)}, of which ≥ {MARGIN_S * 1000:.0f} ms"
-        f" before the kill {len(due)}; stored after kill -9: {len(exchanges)} exchanges"
+        f"started {started}, shown finished before the kill {len(due)};"
+        f" stored after kill -9: {len(exchanges)} exchanges"
     )
 
     # The app starts again on the same file and shows what was saved.

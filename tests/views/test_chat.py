@@ -24,7 +24,9 @@ def test_chat_turn_streams_answer_and_logs_exchange(app, env, sim):
     status, model, params, completion, prompt, ttft, text, source, endpoint = rows[0]
     assert (status, model, source) == ("ok", "sim-llama-3.1-8b", "chat")
     assert completion == 30 + 1 and prompt > 0  # vLLM counts the end-of-sequence token
-    assert abs(ttft - 20) < 15
+    # At least the server's 20 ms prefill; how long past it depends on the threads sharing
+    # this process (the exact rule is pinned in tests/llm/test_timing_rule.py).
+    assert 20 <= ttft < 1000
     assert json.loads(params)["temperature"] == 0.7
     assert endpoint == sim.base_url
     assert any(text.strip()[:40] in m for m in markdown_texts(at))
@@ -39,6 +41,30 @@ def test_chat_turn_streams_answer_and_logs_exchange(app, env, sim):
         ("What is a Bradley-Terry model?", 2)
     ]
     assert at.query_params["c"]
+
+
+def test_answer_is_shown_finished_only_once_saved(app, env, sim, monkeypatch):
+    from aeries.config import load_settings
+    from aeries.ui.chat import stream
+    from aeries.ui.resources import _runtime
+
+    at = app().run()
+    rt = _runtime(load_settings(secrets={}))
+    # A writer slow to commit (as on a loaded machine): it would hold the batch for 5 s.
+    rt.writer.max_delay_s = 5.0
+    seen: list[list[tuple]] = []
+    draw = stream.metrics_caption
+
+    def committed_then_draw(*args, **kwargs):
+        # No flush: what is on disk at the moment the metrics line is drawn.
+        seen.append(rt.db.rows("SELECT status FROM exchanges WHERE source = 'chat'"))
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(stream, "metrics_caption", committed_then_draw)
+    send(at, "Is it saved before the page says it is done?")
+    assert "TTFT" in " ".join(c.value for c in at.caption)
+    assert seen == [[("ok",)]]
+    assert not at.error
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\n\t"])

@@ -65,9 +65,14 @@ def render_stream(stream: LLMStream, interval_s: float = 0.05) -> StreamText:
         st.warning(literal(result.error or ""))
     elif result.error:
         st.error(literal(result.error))
+    return text
+
+
+def stream_caption(stream: LLMStream) -> None:
+    """The finished answer's metrics line (drawn once the answer is saved)."""
+    result = stream.result
     st.caption(
         metrics_caption(
             stream.request.model, result.ttft_ms, result.e2e_ms, result.completion_tokens
         )
     )
-    return text
