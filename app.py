@@ -7,10 +7,20 @@ import streamlit as st
 from aeries.ui.identity import auth_mode, resolve_identity
 from aeries.ui.resources import get_runtime
 from aeries.ui.store_health import store_banner, store_guard
+from aeries.ui.studies.participant import study_requested
 
 st.set_page_config(page_title="Aeries", page_icon=":material/forum:", layout="wide")
 
 rt = get_runtime()
+if study_requested():
+    # A study link opens the study alone: no navigation, no other page, no identity beyond
+    # the participant's enrolment (a crafted URL to another page lands back here).
+    study = st.Page("views/study.py", title="Study", icon=":material/science:", default=True)
+    page = st.navigation([study], position="hidden")
+    store_banner(rt)
+    with store_guard(rt):
+        page.run()
+    st.stop()
 with store_guard(rt):
     identity = resolve_identity(rt)
 # The chat page is also the start page: without an identity it shows the sign-in, so signing in
@@ -43,6 +53,12 @@ else:
                 title="Participants",
                 icon=":material/group:",
                 url_path="participants",
+            ),
+            st.Page(
+                "views/studies.py",
+                title="Studies",
+                icon=":material/experiment:",
+                url_path="studies",
             ),
         ]
 page = st.navigation(pages)

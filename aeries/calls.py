@@ -29,6 +29,26 @@ class StreamHook(Protocol):
 
 
 @dataclass(frozen=True)
+class StudyRef:
+    """The study a call or signal was made in: its id, the frozen version's hash, the
+    participant's condition (what the study columns of exchanges and signals hold)."""
+
+    study_id: str
+    config_hash: str
+    condition: str
+
+    def columns(self) -> dict[str, str]:
+        return {
+            "study_id": self.study_id,
+            "study_hash": self.config_hash,
+            "study_condition": self.condition,
+        }
+
+
+NO_STUDY: dict[str, None] = {"study_id": None, "study_hash": None, "study_condition": None}
+
+
+@dataclass(frozen=True)
 class Sampling:
     """Sampling parameters sent with a request."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from aeries.calls import StudyRef
 from aeries.history import history_window
 from aeries.ids import new_id, utcnow
 from aeries.llm import CallResult, ChatRequest, LLMStream, Sampling, stream_chat
@@ -45,6 +46,7 @@ class TurnSpec:
     brief_enabled: bool | None = None
     params: dict[str, Any] = field(default_factory=dict)
     max_model_len: int | None = None  # the model's context, bounding the history by tokens
+    study: StudyRef | None = None  # the study (version, condition) this turn is made in
 
 
 class Turn:
@@ -115,6 +117,7 @@ class Turn:
             persona_id=spec.persona_id,
             brief_enabled=spec.brief_enabled,
             params=params,
+            study=spec.study,
         )
 
     def finish(self) -> Message:
@@ -169,6 +172,7 @@ class Turn:
                 started_at=result.started_at,
                 persona_id=self.spec.persona_id,
                 brief_enabled=self.spec.brief_enabled,
+                study=self.spec.study,
             )
         )
 

@@ -114,3 +114,34 @@ VOTE_REASONS: tuple[VoteReason, ...] = get_args(VoteReason)
 # How a message came to be: a new one, an edit of a question, a regenerated answer.
 MessageOrigin = Literal["new", "edit", "regenerate"]
 MESSAGE_ORIGINS: tuple[MessageOrigin, ...] = get_args(MessageOrigin)
+
+# --- studies ---------------------------------------------------------------------------------
+
+# A study's life: a draft is edited freely; live takes participants (its version frozen);
+# paused keeps enrolments but takes no new ones and lets nobody continue; closed ends it.
+StudyStatus = Literal["draft", "live", "paused", "closed"]
+STUDY_STATUSES: tuple[StudyStatus, ...] = get_args(StudyStatus)
+# What participants do between the questionnaires.
+StudyTask = Literal["chat"]
+STUDY_TASKS: tuple[StudyTask, ...] = get_args(StudyTask)
+# How participants are put in conditions: balanced blocks in a seeded order, or the same
+# within each answer of one pre-questionnaire item.
+AssignmentMethod = Literal["blocks", "stratified"]
+ASSIGNMENT_METHODS: tuple[AssignmentMethod, ...] = get_args(AssignmentMethod)
+# Questionnaire item kinds.
+ItemKind = Literal["likert", "single", "multiple", "numeric", "text"]
+ITEM_KINDS: tuple[ItemKind, ...] = get_args(ItemKind)
+# How a participant leaves a study; each can carry a completion code.
+ExitOutcome = Literal["completed", "declined", "screened_out", "failed_attention", "timed_out"]
+EXIT_OUTCOMES: tuple[ExitOutcome, ...] = get_args(ExitOutcome)
+# An enrolment is in progress until it ends with one of the exits.
+EnrolmentStatus = Literal[
+    "in_progress", "completed", "declined", "screened_out", "failed_attention", "timed_out"
+]
+ENROLMENT_STATUSES: tuple[EnrolmentStatus, ...] = get_args(EnrolmentStatus)
+# The steps of a study, in order (a task step per task).
+StudyStep = Literal["consent", "instructions", "pre", "chat", "post", "done"]
+STUDY_STEPS: tuple[StudyStep, ...] = get_args(StudyStep)
+# Which questionnaire an answer belongs to.
+Questionnaire = Literal["pre", "post"]
+QUESTIONNAIRES: tuple[Questionnaire, ...] = get_args(Questionnaire)

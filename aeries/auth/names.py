@@ -13,6 +13,7 @@ import unicodedata
 NAME_MAX = 64
 RESERVED_KEYS = frozenset({"researcher", "local researcher", "admin", "aeries"})
 OIDC_PREFIX = "oidc:"
+STUDY_PREFIX = "study:"  # study participants' accounts: never reachable by a typed name
 
 
 class NameRefused(ValueError):
@@ -55,6 +56,6 @@ def check_participant_name(raw: str | None) -> tuple[str, str]:
             "(a participant ID works well)."
         )
     key = name_key(name)
-    if key in RESERVED_KEYS or key.startswith(OIDC_PREFIX):
+    if key in RESERVED_KEYS or key.startswith((OIDC_PREFIX, STUDY_PREFIX)):
         raise NameRefused(f"“{name}” is reserved. Pick another name.")
     return name, key

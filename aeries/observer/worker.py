@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from aeries.calls import StudyRef
 from aeries.llm import ChatRequest, ClientPool, ModelInfo, Sampling, stream_chat
 from aeries.observer.extraction import (
     EXTRACTOR,
@@ -57,11 +58,14 @@ class FinishedTurn:
     started_at: datetime
     persona_id: str | None = None
     brief_enabled: bool | None = None
+    study: StudyRef | None = None
 
     @property
     def target(self) -> Target:
         """What the observer's signals are about: the answer message and its exchange."""
-        return Target(self.user_id, self.conversation_id, self.answer_message_id, self.exchange_id)
+        return Target(
+            self.user_id, self.conversation_id, self.answer_message_id, self.exchange_id, self.study
+        )
 
     @property
     def context(self) -> AnswerContext:
@@ -207,6 +211,7 @@ class Observer:
                     "prompt_hash": PROMPT_HASH,
                     "observed_exchange_id": turn.exchange_id,
                 },
+                study=turn.study,
             ),
         )
         if result.status != "ok":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aeries.calls import CallResult, ChatRequest, ServerMetrics
+from aeries.calls import NO_STUDY, CallResult, ChatRequest, ServerMetrics, StudyRef
 from aeries.config import public_url
 from aeries.store.writer import Insert, Writer
 from aeries.vocabulary import Source
@@ -22,6 +22,7 @@ def exchange_row(
     persona_id: str | None = None,
     brief_enabled: bool | None = None,
     params: dict[str, Any] | None = None,
+    study: StudyRef | None = None,
 ) -> dict[str, Any]:
     """The ``exchanges`` row for a finished call (never carries the API key)."""
     itl = result.itl_stats()
@@ -59,6 +60,7 @@ def exchange_row(
         "prompt_tokens": result.prompt_tokens,
         "completion_tokens": result.completion_tokens,
         **_server_columns(result.server),
+        **(study.columns() if study else NO_STUDY),
     }
 
 

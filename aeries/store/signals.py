@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from aeries.calls import NO_STUDY, StudyRef
 from aeries.ids import new_id, utcnow
 from aeries.messages import Message
 from aeries.store.db import Database
@@ -38,6 +39,7 @@ def signal_row(
     message_id: str | None = None,
     value_num: float | None = None,
     value_text: str | None = None,
+    study: StudyRef | None = None,
 ) -> dict[str, Any]:
     """A ``signals`` row."""
     return {
@@ -54,6 +56,7 @@ def signal_row(
         "extractor_version": provenance.version,
         "prompt_hash": provenance.prompt_hash,
         "created_at": utcnow(),
+        **(study.columns() if study else NO_STUDY),
     }
 
 
@@ -65,6 +68,7 @@ class Target:
     conversation_id: str
     message_id: str
     exchange_id: str | None = None
+    study: StudyRef | None = None
 
     @classmethod
     def of(cls, user_id: str, message: Message) -> Target:
@@ -91,6 +95,7 @@ class Target:
             message_id=self.message_id,
             value_num=value_num,
             value_text=value_text,
+            study=self.study,
         )
 
 
@@ -104,10 +109,11 @@ def record_feedback(
     thumbs_up: bool | None,
     comment: str | None = None,
     about: AnswerContext | None = None,
+    study: StudyRef | None = None,
 ) -> None:
     """Thumbs (1 up, 0 down) and an optional comment, as ``feedback`` signals; ``about`` (the
     answer's exchange) also files the thumb for analytics."""
-    target = Target(user_id, conversation_id, message_id, exchange_id)
+    target = Target(user_id, conversation_id, message_id, exchange_id, study)
     if thumbs_up is not None:
         row = target.row("feedback", "thumbs", USER_FEEDBACK, value_num=float(thumbs_up))
         writer.submit(Insert("signals", row), *fact_ops(row, about))

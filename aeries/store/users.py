@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from aeries.auth.names import email_key, name_key
+from aeries.auth.names import STUDY_PREFIX, email_key, name_key
 from aeries.ids import new_id, utcnow
 from aeries.store.db import Database
 
@@ -22,7 +22,7 @@ DEFAULT_USER = RESEARCHER_NAME  # the install's own researcher account (local mo
 
 AssignedRole = Literal["participant", "annotator"]
 ASSIGNED_ROLES: tuple[AssignedRole, ...] = ("participant", "annotator")
-Origin = Literal["name", "invite", "oidc", "researcher", "legacy"]
+Origin = Literal["name", "invite", "oidc", "researcher", "legacy", "study"]
 
 _COLUMNS = "id, name, name_key, role, origin, link_epoch, created_at"
 # One process owns a DuckDB file; this lock makes "is the key free? then take it" atomic in it.
@@ -118,6 +118,18 @@ def login_account(db: Database, email: str) -> Account:
         return create_account(db, display, key, "oidc")
     except NameTaken:  # a participant typed this email as a name: keep both apart
         return create_account(db, f"{display} (login)", key, "oidc")
+
+
+def study_account(db: Database, study_id: str, participant_key: str) -> Account:
+    """The account of one study participant (made on enrolment; never reached by a name: its
+    key has a prefix no typed name can have, since names are refused with a ':' prefix)."""
+    key = f"{STUDY_PREFIX}{study_id}:{participant_key}"
+    found = account_by_key(db, key)
+    if found is not None:
+        if found.origin != "study":  # cannot happen through the app: such keys are refused
+            raise NameTaken(found.name)
+        return found
+    return create_account(db, f"{participant_key} · {study_id}", key, "study")
 
 
 def ensure_user(db: Database, name: str) -> str:

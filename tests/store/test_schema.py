@@ -89,6 +89,9 @@ COLUMNS: dict[str, list[Column]] = {
         ("server_generation_ms", "DOUBLE", NULL, None),
         ("server_mean_itl_ms", "DOUBLE", NULL, None),
         ("server_tokens_per_second", "DOUBLE", NULL, None),
+        ("study_id", "VARCHAR", NULL, None),
+        ("study_hash", "VARCHAR", NULL, None),
+        ("study_condition", "VARCHAR", NULL, None),
     ],
     "signals": [
         ("id", "VARCHAR", NOT_NULL, None),
@@ -105,6 +108,9 @@ COLUMNS: dict[str, list[Column]] = {
         ("prompt_hash", "VARCHAR", NULL, None),
         ("created_at", TSTZ, NOT_NULL, None),
         ("synthetic", "BOOLEAN", NOT_NULL, "false"),
+        ("study_id", "VARCHAR", NULL, None),
+        ("study_hash", "VARCHAR", NULL, None),
+        ("study_condition", "VARCHAR", NULL, None),
     ],
     "personas": [
         ("id", "VARCHAR", NOT_NULL, None),
@@ -241,6 +247,63 @@ COLUMNS: dict[str, list[Column]] = {
         ("ops", "INTEGER", NOT_NULL, None),
         ("applied_at", TSTZ, NOT_NULL, None),
     ],
+    "studies": [
+        ("id", "VARCHAR", NOT_NULL, None),
+        ("title", "VARCHAR", NOT_NULL, None),
+        ("status", "VARCHAR", NOT_NULL, None),
+        ("current_version", "INTEGER", NOT_NULL, None),
+        ("created_at", TSTZ, NOT_NULL, None),
+        ("updated_at", TSTZ, NOT_NULL, None),
+    ],
+    "study_versions": [
+        ("study_id", "VARCHAR", NOT_NULL, None),
+        ("version", "INTEGER", NOT_NULL, None),
+        ("config_hash", "VARCHAR", NOT_NULL, None),
+        ("config_toml", "VARCHAR", NOT_NULL, None),
+        ("created_at", TSTZ, NOT_NULL, None),
+        ("frozen_at", TSTZ, NULL, None),
+    ],
+    "enrolments": [
+        ("id", "VARCHAR", NOT_NULL, None),
+        ("study_id", "VARCHAR", NOT_NULL, None),
+        ("version", "INTEGER", NOT_NULL, None),
+        ("config_hash", "VARCHAR", NOT_NULL, None),
+        ("participant_key", "VARCHAR", NOT_NULL, None),
+        ("user_id", "VARCHAR", NOT_NULL, None),
+        ("platform_params", "VARCHAR", NOT_NULL, None),
+        ("condition", "VARCHAR", NULL, None),
+        ("stratum", "VARCHAR", NULL, None),
+        ("slot", "INTEGER", NULL, None),
+        ("step", "VARCHAR", NOT_NULL, None),
+        ("status", "VARCHAR", NOT_NULL, None),
+        ("attention_failures", "INTEGER", NOT_NULL, "0"),
+        ("turns", "INTEGER", NOT_NULL, "0"),
+        ("conversation_id", "VARCHAR", NULL, None),
+        ("completion_code", "VARCHAR", NULL, None),
+        ("started_at", TSTZ, NOT_NULL, None),
+        ("step_started_at", TSTZ, NOT_NULL, None),
+        ("task_started_at", TSTZ, NULL, None),
+        ("finished_at", TSTZ, NULL, None),
+    ],
+    "enrolment_steps": [
+        ("enrolment_id", "VARCHAR", NOT_NULL, None),
+        ("study_id", "VARCHAR", NOT_NULL, None),
+        ("step", "VARCHAR", NOT_NULL, None),
+        ("entered_at", TSTZ, NOT_NULL, None),
+        ("left_at", TSTZ, NULL, None),
+    ],
+    "answers": [
+        ("enrolment_id", "VARCHAR", NOT_NULL, None),
+        ("study_id", "VARCHAR", NOT_NULL, None),
+        ("config_hash", "VARCHAR", NOT_NULL, None),
+        ("user_id", "VARCHAR", NOT_NULL, None),
+        ("questionnaire", "VARCHAR", NOT_NULL, None),
+        ("item_id", "VARCHAR", NOT_NULL, None),
+        ("value_text", "VARCHAR", NULL, None),
+        ("value_number", "DOUBLE", NULL, None),
+        ("correct", "BOOLEAN", NULL, None),
+        ("answered_at", TSTZ, NOT_NULL, None),
+    ],
     "schema_migrations": [
         ("version", "INTEGER", NOT_NULL, None),
         ("name", "VARCHAR", NOT_NULL, None),
@@ -257,6 +320,11 @@ KEYS: dict[str, list[Key]] = {
     "answer_scores": [("PRIMARY KEY", ("exchange_id",))],
     "inflight": [("PRIMARY KEY", ("exchange_id",))],
     "applied_spills": [("PRIMARY KEY", ("id",))],
+    "studies": [("PRIMARY KEY", ("id",))],
+    "study_versions": [("PRIMARY KEY", ("study_id", "version"))],
+    "enrolments": [("PRIMARY KEY", ("id",))],
+    "enrolment_steps": [("PRIMARY KEY", ("enrolment_id", "step"))],
+    "answers": [("PRIMARY KEY", ("enrolment_id", "item_id"))],
     "schema_migrations": [("PRIMARY KEY", ("version",))],
 }
 
@@ -283,4 +351,4 @@ def test_a_new_database_has_only_base_tables(db: Database) -> None:
 
 def test_the_newest_version_is_the_one_described() -> None:
     # Adding a migration means revisiting the description above (and the upgrade tests).
-    assert [m.version for m in mig.MIGRATIONS] == [1, 2, 3, 4, 5, 6, 7]
+    assert [m.version for m in mig.MIGRATIONS] == [1, 2, 3, 4, 5, 6, 7, 8]

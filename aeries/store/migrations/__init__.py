@@ -1,6 +1,6 @@
 """Ordered schema migrations, each applied once and recorded in ``schema_migrations``.
 
-One module per migration (``m001_core_tables`` … ``m007_server_metrics``), each
+One module per migration (``m001_core_tables`` … ``m008_studies``), each
 holding its SQL as literals and importing only ``Migration`` from ``base`` (plus the standard
 library and duckdb): a released migration is frozen, and editing runtime code never edits it.
 To change the schema, add the next module and list it in ``MIGRATIONS``; then regenerate
@@ -23,6 +23,7 @@ from aeries.store.migrations.m006_identity_and_durability import (
     MIGRATION as IDENTITY_AND_DURABILITY,
 )
 from aeries.store.migrations.m007_server_metrics import MIGRATION as SERVER_METRICS
+from aeries.store.migrations.m008_studies import MIGRATION as STUDIES
 
 __all__ = [
     "ANALYTICS_FACTS",
@@ -33,6 +34,7 @@ __all__ = [
     "PERSONAS_AND_EVENTS",
     "PROFILE",
     "SERVER_METRICS",
+    "STUDIES",
     "Migration",
     "NotAeriesDatabase",
     "applied_versions",
@@ -47,6 +49,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ANALYTICS_FACTS,
     IDENTITY_AND_DURABILITY,
     SERVER_METRICS,
+    STUDIES,
 )
 
 

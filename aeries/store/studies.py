@@ -1,0 +1,341 @@
+"""Studies, their versions, enrolments, steps and questionnaire answers.
+
+Unlike chat rows these are written directly in a transaction, not through the background
+writer: a participant's next step, their condition and the assignment counts must be read back
+at once (a reload resumes from the database; the next participant's slot depends on this one).
+Enrolment and assignment run under one lock per process so two participants never take the
+same slot; several processes sharing a store need the shared-store engine (PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aeries.ids import new_id, utcnow
+from aeries.store.db import Database
+from aeries.vocabulary import EnrolmentStatus, Questionnaire, StudyStatus, StudyStep
+
+ENROLMENT_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    id: str
+    title: str
+    status: StudyStatus
+    current_version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class StudyVersion:
+    study_id: str
+    version: int
+    config_hash: str
+    config_toml: str
+    created_at: datetime
+    frozen_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    id: str
+    study_id: str
+    version: int
+    config_hash: str
+    participant_key: str
+    user_id: str
+    platform_params: dict[str, str]
+    condition: str | None
+    stratum: str | None
+    slot: int | None
+    step: StudyStep
+    status: EnrolmentStatus
+    attention_failures: int
+    turns: int
+    conversation_id: str | None
+    completion_code: str | None
+    started_at: datetime
+    step_started_at: datetime
+    task_started_at: datetime | None
+    finished_at: datetime | None
+
+
+_STUDY = "id, title, status, current_version, created_at, updated_at"
+_VERSION = "study_id, version, config_hash, config_toml, created_at, frozen_at"
+_ENROLMENT = (
+    "id, study_id, version, config_hash, participant_key, user_id, platform_params, condition,"
+    " stratum, slot, step, status, attention_failures, turns, conversation_id, completion_code,"
+    " started_at, step_started_at, task_started_at, finished_at"
+)
+
+
+def _enrolment(row: tuple[Any, ...]) -> Enrolment:
+    values = list(row)
+    values[6] = json.loads(values[6])
+    return Enrolment(*values)
+
+
+# --- studies and versions -------------------------------------------------------------------
+
+
+def get_study(db: Database, study_id: str) -> StudyRecord | None:
+    row = db.one(f"SELECT {_STUDY} FROM studies WHERE id = ?", [study_id])
+    return StudyRecord(*row) if row else None
+
+
+def list_studies(db: Database) -> list[StudyRecord]:
+    return [StudyRecord(*r) for r in db.rows(f"SELECT {_STUDY} FROM studies ORDER BY created_at")]
+
+
+def get_version(db: Database, study_id: str, version: int) -> StudyVersion | None:
+    row = db.one(
+        f"SELECT {_VERSION} FROM study_versions WHERE study_id = ? AND version = ?",
+        [study_id, version],
+    )
+    return StudyVersion(*row) if row else None
+
+
+def list_versions(db: Database, study_id: str) -> list[StudyVersion]:
+    rows = db.rows(
+        f"SELECT {_VERSION} FROM study_versions WHERE study_id = ? ORDER BY version", [study_id]
+    )
+    return [StudyVersion(*r) for r in rows]
+
+
+def save_study_version(
+    db: Database, study_id: str, title: str, config_hash: str, config_toml: str
+) -> StudyVersion:
+    """Store a study file: a new study, a changed draft (replaced in place while nobody has
+    seen it), or — when the current version is frozen and the meaning changed — the next
+    version. Saving the same meaning again changes nothing."""
+    now = utcnow()
+    with ENROLMENT_LOCK, db.transaction() as cur:
+        study = cur.execute(
+            "SELECT current_version FROM studies WHERE id = ?", [study_id]
+        ).fetchone()
+        if study is None:
+            cur.execute(
+                "INSERT INTO studies VALUES (?, ?, 'draft', 1, ?, ?)", [study_id, title, now, now]
+            )
+            cur.execute(
+                "INSERT INTO study_versions VALUES (?, 1, ?, ?, ?, NULL)",
+                [study_id, config_hash, config_toml, now],
+            )
+            version = 1
+        else:
+            version = study[0]
+            current = cur.execute(
+                "SELECT config_hash, frozen_at FROM study_versions"
+                " WHERE study_id = ? AND version = ?",
+                [study_id, version],
+            ).fetchone()
+            assert current is not None
+            if current[1] is None:
+                cur.execute(
+                    "UPDATE study_versions SET config_hash = ?, config_toml = ?, created_at = ?"
+                    " WHERE study_id = ? AND version = ?",
+                    [config_hash, config_toml, now, study_id, version],
+                )
+            elif current[0] != config_hash:
+                version += 1
+                cur.execute(
+                    "INSERT INTO study_versions VALUES (?, ?, ?, ?, ?, ?)",
+                    [study_id, version, config_hash, config_toml, now, now],
+                )
+            cur.execute(
+                "UPDATE studies SET title = ?, current_version = ?, updated_at = ? WHERE id = ?",
+                [title, version, now, study_id],
+            )
+    saved = get_version(db, study_id, version)
+    assert saved is not None
+    return saved
+
+
+def set_study_status(db: Database, study_id: str, status: StudyStatus) -> None:
+    """Going live freezes the current version (its text can then never change)."""
+    now = utcnow()
+    with ENROLMENT_LOCK, db.transaction() as cur:
+        cur.execute(
+            "UPDATE studies SET status = ?, updated_at = ? WHERE id = ?", [status, now, study_id]
+        )
+        if status == "live":
+            cur.execute(
+                "UPDATE study_versions SET frozen_at = ? WHERE frozen_at IS NULL AND study_id = ?"
+                " AND version = (SELECT current_version FROM studies WHERE id = ?)",
+                [now, study_id, study_id],
+            )
+
+
+# --- enrolments -------------------------------------------------------------------------------
+
+
+def find_enrolment(db: Database, study_id: str, participant_key: str) -> Enrolment | None:
+    row = db.one(
+        f"SELECT {_ENROLMENT} FROM enrolments WHERE study_id = ? AND participant_key = ?",
+        [study_id, participant_key],
+    )
+    return _enrolment(row) if row else None
+
+
+def get_enrolment(db: Database, enrolment_id: str) -> Enrolment | None:
+    row = db.one(f"SELECT {_ENROLMENT} FROM enrolments WHERE id = ?", [enrolment_id])
+    return _enrolment(row) if row else None
+
+
+def list_enrolments(db: Database, study_id: str) -> list[Enrolment]:
+    rows = db.rows(
+        f"SELECT {_ENROLMENT} FROM enrolments WHERE study_id = ? ORDER BY started_at", [study_id]
+    )
+    return [_enrolment(r) for r in rows]
+
+
+def insert_enrolment(
+    db: Database,
+    *,
+    study_id: str,
+    version: StudyVersion,
+    participant_key: str,
+    user_id: str,
+    platform_params: dict[str, str],
+    step: StudyStep,
+) -> Enrolment:
+    """A new enrolment at its first step (call under ENROLMENT_LOCK, after find_enrolment)."""
+    enrolment_id = new_id()
+    now = utcnow()
+    with db.transaction() as cur:
+        cur.execute(
+            "INSERT INTO enrolments (id, study_id, version, config_hash, participant_key,"
+            " user_id, platform_params, step, status, started_at, step_started_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'in_progress', ?, ?)",
+            [
+                enrolment_id,
+                study_id,
+                version.version,
+                version.config_hash,
+                participant_key,
+                user_id,
+                json.dumps(platform_params, sort_keys=True),
+                step,
+                now,
+                now,
+            ],
+        )
+        cur.execute(
+            "INSERT INTO enrolment_steps VALUES (?, ?, ?, ?, NULL)",
+            [enrolment_id, study_id, step, now],
+        )
+    found = get_enrolment(db, enrolment_id)
+    assert found is not None
+    return found
+
+
+_SETTABLE = frozenset(
+    {
+        "condition",
+        "stratum",
+        "slot",
+        "status",
+        "attention_failures",
+        "turns",
+        "conversation_id",
+        "completion_code",
+        "task_started_at",
+        "finished_at",
+    }
+)
+
+
+def update_enrolment(
+    db: Database, enrolment: Enrolment, *, step: StudyStep | None = None, **fields: Any
+) -> Enrolment:
+    """Change an enrolment; moving to another step records when it left the old one."""
+    unknown = set(fields) - _SETTABLE
+    if unknown:
+        raise ValueError(f"not enrolment fields: {sorted(unknown)}")
+    now = utcnow()
+    sets = dict(fields)
+    if step is not None and step != enrolment.step:
+        sets |= {"step": step, "step_started_at": now}
+    with db.transaction() as cur:
+        if sets:
+            assignments = ", ".join(f"{name} = ?" for name in sets)  # names from _SETTABLE
+            cur.execute(
+                f"UPDATE enrolments SET {assignments} WHERE id = ?",
+                [*sets.values(), enrolment.id],
+            )
+        if "step" in sets:
+            cur.execute(
+                "UPDATE enrolment_steps SET left_at = ? WHERE enrolment_id = ? AND step = ?",
+                [now, enrolment.id, enrolment.step],
+            )
+            cur.execute(
+                "INSERT OR IGNORE INTO enrolment_steps VALUES (?, ?, ?, ?, NULL)",
+                [enrolment.id, enrolment.study_id, step, now],
+            )
+    found = get_enrolment(db, enrolment.id)
+    assert found is not None
+    return found
+
+
+def assignment_state(db: Database, study_id: str, stratum: str) -> tuple[int, dict[str, int]]:
+    """One past the highest slot taken in ``stratum``, and participants per condition."""
+    top = db.one(
+        "SELECT max(slot) FROM enrolments WHERE study_id = ? AND stratum = ?", [study_id, stratum]
+    )
+    counts = db.rows(
+        "SELECT condition, count(*) FROM enrolments"
+        " WHERE study_id = ? AND condition IS NOT NULL GROUP BY condition",
+        [study_id],
+    )
+    next_slot = 0 if top is None or top[0] is None else int(top[0]) + 1
+    return next_slot, {name: int(n) for name, n in counts}
+
+
+# --- answers ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    item_id: str
+    value_text: str | None
+    value_number: float | None
+    correct: bool | None
+
+
+def save_answers(
+    db: Database, enrolment: Enrolment, questionnaire: Questionnaire, answers: list[AnswerRow]
+) -> None:
+    now = utcnow()
+    with db.transaction() as cur:
+        cur.executemany(
+            "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [
+                    enrolment.id,
+                    enrolment.study_id,
+                    enrolment.config_hash,
+                    enrolment.user_id,
+                    questionnaire,
+                    a.item_id,
+                    a.value_text,
+                    a.value_number,
+                    a.correct,
+                    now,
+                ]
+                for a in answers
+            ],
+        )
+
+
+def enrolment_answers(db: Database, enrolment_id: str) -> dict[str, AnswerRow]:
+    rows = db.rows(
+        "SELECT item_id, value_text, value_number, correct FROM answers WHERE enrolment_id = ?",
+        [enrolment_id],
+    )
+    return {r[0]: AnswerRow(*r) for r in rows}

@@ -1,0 +1,1 @@
+"""Studies: conditions, assignment, consent, questionnaires, exits, outcomes."""

@@ -1,0 +1,96 @@
+"""What the researcher sees of a study: the funnel per condition and the outcome table.
+
+Outcome measures are per participant (one value each, so the tests compare independent
+groups): every Likert and numeric post-questionnaire item; the mean thumb (1 up, 0 down) and
+observer satisfaction of their answers; their median TTFT and E2E over 'ok' exchanges.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from aeries.store.db import Database
+from aeries.studies.outcomes import MeasureKind, Outcome, outcome_table
+from aeries.studies.spec import Study
+
+
+def funnel(db: Database, study_id: str) -> pd.DataFrame:
+    """Per condition ('—' before assignment): enrolled, in progress, each exit, attention
+    failures."""
+    return db.df(
+        """SELECT coalesce(condition, '—') AS condition,
+                  count(*) AS enrolled,
+                  count(*) FILTER (WHERE status = 'in_progress') AS in_progress,
+                  count(*) FILTER (WHERE status = 'completed') AS completed,
+                  count(*) FILTER (WHERE status = 'declined') AS declined,
+                  count(*) FILTER (WHERE status = 'screened_out') AS screened_out,
+                  count(*) FILTER (WHERE status = 'failed_attention') AS failed_attention,
+                  count(*) FILTER (WHERE status = 'timed_out') AS timed_out,
+                  sum(attention_failures) AS attention_failures
+           FROM enrolments WHERE study_id = ? GROUP BY ALL ORDER BY condition""",
+        [study_id],
+    )
+
+
+def step_times(db: Database, study_id: str) -> pd.DataFrame:
+    """Per step: how many entered it, how many are there now, median minutes spent."""
+    return db.df(
+        """SELECT step, count(*) AS entered, count(*) FILTER (WHERE left_at IS NULL) AS there_now,
+                  median(epoch(left_at - entered_at) / 60.0) AS median_minutes
+           FROM enrolment_steps WHERE study_id = ? GROUP BY step ORDER BY min(entered_at)""",
+        [study_id],
+    )
+
+
+def measures(db: Database, study: Study) -> tuple[pd.DataFrame, dict[str, MeasureKind]]:
+    """One row per (participant, measure) of completed enrolments, and each measure's kind."""
+    kinds: dict[str, MeasureKind] = {}
+    for item in study.post:
+        if item.kind in ("likert", "numeric") and not item.is_attention_check:
+            kinds[item.id] = "ordinal" if item.kind == "likert" else "interval"
+    answers = db.df(
+        """SELECT e.id AS participant, e.condition, a.item_id AS measure, a.value_number AS value
+           FROM answers a JOIN enrolments e ON e.id = a.enrolment_id
+           WHERE e.study_id = ? AND e.status = 'completed' AND a.value_number IS NOT NULL""",
+        [study.id],
+    )
+    answers = answers[answers["measure"].isin(list(kinds))]
+    derived = db.df(
+        """WITH done AS (
+               SELECT id, user_id, condition FROM enrolments
+               WHERE study_id = ? AND status = 'completed'),
+           calls AS (
+               SELECT d.id AS participant, d.condition, median(x.ttft_ms) AS ttft_ms,
+                      median(x.e2e_ms) AS e2e_ms
+               FROM exchanges x JOIN done d ON d.user_id = x.user_id
+               WHERE x.study_id = ? AND x.source = 'chat' AND x.status = 'ok' GROUP BY ALL),
+           scored AS (
+               SELECT d.id AS participant, d.condition,
+                      avg(s.value_num) FILTER (WHERE s.name = 'thumbs') AS thumbs,
+                      avg(s.value_num) FILTER (WHERE s.name = 'satisfaction') AS satisfaction
+               FROM signals s JOIN done d ON d.user_id = s.user_id
+               WHERE s.study_id = ? GROUP BY ALL)
+           SELECT coalesce(c.participant, s.participant) AS participant,
+                  coalesce(c.condition, s.condition) AS condition,
+                  c.ttft_ms, c.e2e_ms, s.thumbs, s.satisfaction
+           FROM calls c FULL JOIN scored s ON s.participant = c.participant""",
+        [study.id, study.id, study.id],
+    )
+    long = derived.melt(
+        id_vars=["participant", "condition"], var_name="measure", value_name="value"
+    ).dropna(subset=["value"])
+    for name in long["measure"].unique():
+        kinds[str(name)] = "interval"
+    frame = pd.concat([answers, long], ignore_index=True)
+    frame["value"] = frame["value"].astype(float)
+    return frame, kinds
+
+
+def outcomes(db: Database, study: Study) -> list[Outcome]:
+    """The outcome table: each measure per condition against the reference condition."""
+    frame, kinds = measures(db, study)
+    present = set(frame.loc[frame["condition"] == study.reference, "measure"])
+    frame = frame[frame["measure"].isin(present)]
+    if frame.empty:
+        return []
+    return outcome_table(frame, {m: kinds[m] for m in present}, study.reference)

@@ -1,0 +1,243 @@
+"""What a study participant sees: only their study, one step at a time.
+
+The place (enrolment) is resolved from the link once per session and then re-read from the
+store on every run, so a reload resumes it. The chat of an earlier session is shown only to a
+session that proves it is the same participant (the signed ``st`` token this page puts in the
+URL): a participant id alone — which a platform may show others — resumes the step and the
+condition, never someone's words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from aeries.auth import participant_token, read_participant_token
+from aeries.chat import Turn, user_message
+from aeries.messages import Message
+from aeries.runtime import Runtime
+from aeries.store.conversations import load_messages, new_conversation, save_message
+from aeries.store.studies import get_enrolment, get_study
+from aeries.studies import flow
+from aeries.studies.chat_task import NOT_SERVED, condition_spec
+from aeries.studies.flow import Place, StudyUnavailable
+from aeries.studies.spec import Item
+from aeries.ui.chat.stream import render_stream, stream_caption
+from aeries.ui.text import answer_markdown, literal
+
+STUDY_PARAM = "study"
+PROOF_PARAM = "st"  # signed: this session may see the enrolment's chat
+_ENROLMENT = "aeries.study.enrolment"
+_OWNER = "aeries.study.owner"  # this session enrolled, or arrived with the signed proof
+_SHOWN = "aeries.study.messages"  # the chat of this session: list[Message]
+STEP_TITLES = {
+    "consent": "Consent",
+    "instructions": "Instructions",
+    "pre": "Before you start",
+    "chat": "Conversation",
+    "post": "A few last questions",
+    "done": "Finished",
+}
+
+
+def study_requested() -> bool:
+    """Whether this session is a study participant's (a study link, now or earlier)."""
+    return STUDY_PARAM in st.query_params or _ENROLMENT in st.session_state
+
+
+def _query() -> dict[str, str]:
+    return {k: st.query_params.get(k, "") for k in st.query_params}
+
+
+def current_place(rt: Runtime) -> Place | str:
+    """This session's place in its study, or the message that says why there is none."""
+    enrolment_id = st.session_state.get(_ENROLMENT)
+    try:
+        if enrolment_id is None:
+            place = flow.arrive(rt.db, st.query_params.get(STUDY_PARAM, ""), _query())
+            st.session_state[_ENROLMENT] = place.enrolment.id
+            st.session_state[_OWNER] = place.new or _proven(rt, place)
+            return place
+        enrolment = get_enrolment(rt.db, enrolment_id)
+        record = get_study(rt.db, enrolment.study_id) if enrolment else None
+        if enrolment is None or record is None:
+            return flow.UNKNOWN_STUDY
+        _, study = flow.load_version(rt.db, enrolment.study_id, enrolment.version)
+        return flow.check_time(rt.db, Place(record, study, enrolment))
+    except StudyUnavailable as exc:
+        return exc.message
+
+
+def _proven(rt: Runtime, place: Place) -> bool:
+    claim = read_participant_token(rt.key, st.query_params.get(PROOF_PARAM))
+    return claim is not None and claim.user_id == place.enrolment.user_id
+
+
+def _keep_proof(rt: Runtime, place: Place) -> None:
+    """Put the proof in the URL of the session that owns the enrolment, so a reload of this
+    tab shows their chat. A session that came by the participant id alone never gets it."""
+    if st.session_state.get(_OWNER) and not _proven(rt, place):
+        st.query_params[PROOF_PARAM] = participant_token(rt.key, place.enrolment.user_id, 0)
+
+
+def render_study(rt: Runtime) -> None:
+    """The participant's page: progress, then the step they are at."""
+    place = current_place(rt)
+    if isinstance(place, str):
+        st.info(place)
+        return
+    _keep_proof(rt, place)
+    st.title(place.study.title)
+    order = flow.steps(place.study)
+    step = place.enrolment.step
+    st.progress(order.index(step) / (len(order) - 1), text=f"{STEP_TITLES[step]}")
+    blocked = flow.may_continue(place)
+    if blocked:
+        st.info(blocked)
+        return
+    if step == "consent":
+        _consent(rt, place)
+    elif step == "instructions":
+        _instructions(rt, place)
+    elif step in ("pre", "post"):
+        _questionnaire(rt, place, step)
+    elif step == "chat":
+        _chat(rt, place)
+    else:
+        _done(place)
+
+
+def _consent(rt: Runtime, place: Place) -> None:
+    st.markdown(place.study.consent)
+    agree, decline = st.columns(2)
+    if agree.button("I agree and want to take part", type="primary", key="study.agree"):
+        flow.consent(rt.db, place, agreed=True)
+        st.rerun()
+    if decline.button("I do not agree", key="study.decline"):
+        flow.consent(rt.db, place, agreed=False)
+        st.rerun()
+
+
+def _instructions(rt: Runtime, place: Place) -> None:
+    st.markdown(place.study.instructions)
+    if st.button("Continue", type="primary", key="study.instructions_done"):
+        flow.advance(rt.db, place)
+        st.rerun()
+
+
+def _widget(item: Item) -> Any:
+    label = literal(item.text) + ("" if item.required else " (optional)")
+    key = f"study.item.{item.id}"
+    if item.kind in ("likert", "single"):
+        return st.radio(
+            label, item.choices(), index=None, key=key, horizontal=item.kind == "likert"
+        )
+    if item.kind == "multiple":
+        return st.multiselect(label, item.options, key=key)
+    if item.kind == "numeric":
+        return st.number_input(
+            label, min_value=item.minimum, max_value=item.maximum, value=None, key=key
+        )
+    return st.text_area(label, key=key, max_chars=5000)
+
+
+def _questionnaire(rt: Runtime, place: Place, which: Any) -> None:
+    with st.form(f"study.form.{which}"):
+        answers = {item.id: _widget(item) for item in flow.items_of(place.study, which)}
+        sent = st.form_submit_button("Continue", type="primary")
+    if sent:
+        _, problems = flow.submit(rt.db, place, which, answers)
+        if problems:
+            for problem in problems:
+                st.error(problem)
+            return
+        st.rerun()
+
+
+def _shown(rt: Runtime, place: Place) -> list[Message]:
+    """The chat so far, for a session that may see it (else this session's own, from empty)."""
+    shown: dict[str, list[Message]] = st.session_state.setdefault(_SHOWN, {})
+    key = place.enrolment.id
+    if key not in shown:
+        conversation = place.enrolment.conversation_id
+        mine = conversation is not None and bool(st.session_state.get(_OWNER))
+        user_id = place.enrolment.user_id
+        shown[key] = load_messages(rt.db, user_id, conversation) if conversation and mine else []
+    return shown[key]
+
+
+def _chat(rt: Runtime, place: Place) -> None:
+    progress = flow.chat_progress(place)
+    chat = place.study.chat
+    goal = f"at least {chat.min_turns}" if chat.min_turns else "as many as you like"
+    limit = f", at most {chat.max_turns}" if chat.max_turns else ""
+    st.caption(f"Messages sent: {progress.turns} ({goal}{limit}).")
+    messages = _shown(rt, place)
+    for message in messages:
+        with st.chat_message(message.role):
+            if message.role == "assistant":
+                answer_markdown(message.content)
+            else:
+                st.markdown(literal(message.content))
+    text = None if progress.at_max else st.chat_input("Type your message", key="study.input")
+    if text and text.strip():
+        _turn(rt, place, messages, text.strip())
+        place = current_place(rt)  # type: ignore[assignment]
+        progress = flow.chat_progress(place)
+    if progress.at_max:
+        st.info("You have sent all the messages this study asks for.")
+    if progress.can_finish:
+        if st.button("I am done with the conversation", type="primary", key="study.chat_done"):
+            flow.finish_chat(rt.db, place)
+            st.rerun()
+    elif chat.min_minutes:
+        st.caption(f"Please keep the conversation going for at least {chat.min_minutes:g} minutes.")
+
+
+def _turn(rt: Runtime, place: Place, messages: list[Message], text: str) -> None:
+    user_id = place.enrolment.user_id
+    conversation_id = messages[0].conversation_id if messages else None
+    if conversation_id is None:
+        conversation_id = new_conversation(rt.writer, user_id, text, brief_enabled=False).id
+    spec = condition_spec(rt, place, conversation_id)
+    if spec is None:
+        st.error(NOT_SERVED)
+        return
+    question = user_message(conversation_id, messages[-1].id if messages else None, text)
+    with st.chat_message("user"):
+        st.markdown(literal(text))
+    turn = Turn(rt, spec, [*messages, question])
+    save_message(rt.writer, user_id, question)
+    messages.append(question)
+    try:
+        with st.chat_message("assistant"):
+            render_stream(turn.stream)
+            turn.finish()
+            saved = rt.writer.flush(10.0)
+            stream_caption(turn.stream)
+            if not saved:
+                st.error("Your answer could not be saved yet; please wait a moment.")
+    finally:
+        answer = turn.finish()
+        if not messages or messages[-1].id != answer.id:
+            messages.append(answer)
+    flow.count_turn(rt.db, place, conversation_id)
+
+
+def _done(place: Place) -> None:
+    e = place.enrolment
+    thanks = {
+        "completed": "Thank you: you have completed the study.",
+        "declined": "You chose not to take part. Thank you for your time.",
+        "screened_out": "Thank you. This study is looking for other participants.",
+        "failed_attention": "Thank you. Your answers did not pass the study's attention checks.",
+        "timed_out": "The time for this study has run out. Thank you for your time.",
+    }
+    st.success(thanks.get(e.status, "Thank you."))
+    if e.completion_code:
+        st.markdown("Your completion code:")
+        st.code(e.completion_code, language=None)
+    url = flow.redirect_url(place)
+    if url:
+        st.link_button("Return to the recruiting platform", url, type="primary")
