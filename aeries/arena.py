@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from aeries.calls import StudyRef
 from aeries.chat import system_messages
 from aeries.ids import new_id, utcnow
 from aeries.llm import CallResult, ChatRequest, LLMStream, ModelInfo, Sampling, stream_chat
@@ -91,6 +92,7 @@ class Round:
     started_at: float = field(default_factory=time.perf_counter)
     logged: bool = False
     vote: dict[str, Any] | None = None
+    study: StudyRef | None = None  # the study (version, condition) the round is made in
     log_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -159,6 +161,7 @@ def start_round(
     blind: bool = True,
     rng: random.Random | None = None,
     previous: Round | None = None,
+    study: StudyRef | None = None,
 ) -> Round:
     """Send the prompt to every contestant at once; returns while they stream."""
     if not 2 <= len(contestants) <= 4:
@@ -181,7 +184,13 @@ def start_round(
         )
         sides.append(Side(position, contestant, request))
     battle = Round(
-        new_id(), user_id, prompt, sides, blind, parent_id=previous.id if previous else None
+        new_id(),
+        user_id,
+        prompt,
+        sides,
+        blind,
+        parent_id=previous.id if previous else None,
+        study=study,
     )
     for side in sides:  # send every request before reading any answer
         side.record = InflightRecord(
@@ -214,6 +223,7 @@ def log_round(rt: Runtime, battle: Round) -> None:
         blind=battle.blind,
         contestant_count=len(battle.sides),
         created_at=utcnow(),
+        study=battle.study,
     )
     ops: list[Op] = [Insert("battles", row)]
     done: list[Op] = []
@@ -252,6 +262,7 @@ def _side_exchange(battle: Round, side: Side, result: CallResult) -> dict[str, A
         user_id=battle.user_id,
         persona_id=persona.id if persona else None,
         params=params,
+        study=battle.study,
     )
 
 
@@ -309,6 +320,7 @@ def record_vote(
         comment=(comment or "").strip() or None,
         ms_to_vote=(time.perf_counter() - last) * 1000 if last else None,
         created_at=now,
+        study=battle.study,
     )
     ops: list[Op] = [Insert("votes", vote)]
     for a, b, winner in pairs:

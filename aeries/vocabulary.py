@@ -121,8 +121,9 @@ MESSAGE_ORIGINS: tuple[MessageOrigin, ...] = get_args(MessageOrigin)
 # paused keeps enrolments but takes no new ones and lets nobody continue; closed ends it.
 StudyStatus = Literal["draft", "live", "paused", "closed"]
 STUDY_STATUSES: tuple[StudyStatus, ...] = get_args(StudyStatus)
-# What participants do between the questionnaires.
-StudyTask = Literal["chat"]
+# What participants do between the questionnaires, in the order the study lists them: chat
+# with the condition's model, or blind votes between the condition's arena contestants.
+StudyTask = Literal["chat", "arena"]
 STUDY_TASKS: tuple[StudyTask, ...] = get_args(StudyTask)
 # How participants are put in conditions: balanced blocks in a seeded order, or the same
 # within each answer of one pre-questionnaire item.
@@ -140,7 +141,7 @@ EnrolmentStatus = Literal[
 ]
 ENROLMENT_STATUSES: tuple[EnrolmentStatus, ...] = get_args(EnrolmentStatus)
 # The steps of a study, in order (a task step per task).
-StudyStep = Literal["consent", "instructions", "pre", "chat", "post", "done"]
+StudyStep = Literal["consent", "instructions", "pre", "chat", "arena", "post", "done"]
 STUDY_STEPS: tuple[StudyStep, ...] = get_args(StudyStep)
 # Which questionnaire an answer belongs to.
 Questionnaire = Literal["pre", "post"]

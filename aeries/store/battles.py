@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from aeries.calls import NO_STUDY, StudyRef
 from aeries.vocabulary import VoteOutcome, VoteReason
 
 
@@ -18,6 +19,7 @@ def battle_row(
     blind: bool,
     contestant_count: int,
     created_at: datetime,
+    study: StudyRef | None = None,
 ) -> dict[str, Any]:
     """A ``battles`` row."""
     return {
@@ -28,6 +30,7 @@ def battle_row(
         "blind": blind,
         "contestant_count": contestant_count,
         "created_at": created_at,
+        **(study.columns() if study else NO_STUDY),
     }
 
 
@@ -64,6 +67,7 @@ def vote_row(
     comment: str | None,
     ms_to_vote: float | None,
     created_at: datetime,
+    study: StudyRef | None = None,
 ) -> dict[str, Any]:
     """A ``votes`` row."""
     return {
@@ -76,4 +80,5 @@ def vote_row(
         "comment": comment,
         "ms_to_vote": ms_to_vote,
         "created_at": created_at,
+        **(study.columns() if study else NO_STUDY),
     }

@@ -58,6 +58,7 @@ class Enrolment:
     status: EnrolmentStatus
     attention_failures: int
     turns: int
+    votes: int
     conversation_id: str | None
     completion_code: str | None
     started_at: datetime
@@ -70,7 +71,8 @@ _STUDY = "id, title, status, current_version, created_at, updated_at"
 _VERSION = "study_id, version, config_hash, config_toml, created_at, frozen_at"
 _ENROLMENT = (
     "id, study_id, version, config_hash, participant_key, user_id, platform_params, condition,"
-    " stratum, slot, step, status, attention_failures, turns, conversation_id, completion_code,"
+    " stratum, slot, step, status, attention_failures, turns, votes, conversation_id,"
+    " completion_code,"
     " started_at, step_started_at, task_started_at, finished_at"
 )
 
@@ -243,6 +245,7 @@ _SETTABLE = frozenset(
         "status",
         "attention_failures",
         "turns",
+        "votes",
         "conversation_id",
         "completion_code",
         "task_started_at",

@@ -342,6 +342,20 @@ def count_turn(db: Database, place: Place, conversation_id: str) -> Place:
     return _moved(place, e)
 
 
+def count_vote(db: Database, place: Place) -> Place:
+    return _moved(place, update_enrolment(db, place.enrolment, votes=place.enrolment.votes + 1))
+
+
+def arena_done(place: Place) -> bool:
+    return place.enrolment.votes >= place.study.arena.votes
+
+
+def finish_arena(db: Database, place: Place) -> Place:
+    if place.enrolment.step != "arena" or not arena_done(place):
+        return place
+    return advance(db, place)
+
+
 def finish_chat(db: Database, place: Place) -> Place:
     if place.enrolment.step != "chat" or not chat_progress(place).can_finish:
         return place

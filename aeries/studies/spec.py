@@ -82,6 +82,7 @@ class Condition:
     max_tokens: int | None = None
     thinking: bool | None = None
     brief: bool = False  # whether the learned brief is sent
+    arena_models: tuple[str, ...] = ()  # the arena task's contestants: 2 to 4 model ids
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,11 @@ class ChatTask:
     min_turns: int = 1
     min_minutes: float = 0.0
     max_turns: int | None = None
+
+
+@dataclass(frozen=True)
+class ArenaTask:
+    votes: int = 5  # blind votes a participant gives before moving on
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,7 @@ class Study:
     instructions: str
     tasks: tuple[StudyTask, ...]
     chat: ChatTask
+    arena: ArenaTask
     conditions: tuple[Condition, ...]
     reference: str
     assignment: Assignment
@@ -337,6 +344,7 @@ def _condition(r: _Reader) -> Condition:
         max_tokens=r.integer("max_tokens", minimum=1),
         thinking=r.get("thinking", bool),
         brief=r.get("brief", bool, False),
+        arena_models=r.strings("arena_models"),
     )
     r.done()
     if condition.system_prompt and condition.persona:
@@ -386,6 +394,8 @@ def parse_study(text: str) -> Study:
     for task in tasks:
         if task not in STUDY_TASKS:
             raise top.fail(f"Task {task!r}: tasks may be {', '.join(STUDY_TASKS)}.", "tasks")
+    if len(set(tasks)) != len(tasks):
+        raise top.fail("`tasks` lists a task twice.", "tasks")
     chat_r = _table(top, "chat")
     chat = ChatTask(
         min_turns=chat_r.integer("min_turns", minimum=0, default=1),
@@ -395,9 +405,25 @@ def parse_study(text: str) -> Study:
     chat_r.done()
     if chat.max_turns is not None and chat.max_turns < chat.min_turns:
         raise chat_r.fail("`chat.max_turns` is below `chat.min_turns`.", "max_turns")
-    conditions = tuple(_condition(r) for r in _tables(top, "conditions"))
+    arena_r = _table(top, "arena")
+    arena = ArenaTask(votes=arena_r.integer("votes", minimum=1, default=5))
+    arena_r.done()
+    if "arena" not in tasks and arena_r.data:
+        raise arena_r.fail('[arena] settings need "arena" in `tasks`.')
+    condition_readers = _tables(top, "conditions")
+    conditions = tuple(_condition(r) for r in condition_readers)
     if not conditions:
         raise top.fail("A study needs at least one [[conditions]] table.")
+    for reader, condition in zip(condition_readers, conditions, strict=True):
+        pool = condition.arena_models
+        if "arena" in tasks and not 2 <= len(pool) <= 4:
+            raise reader.fail(
+                f"Condition {condition.name!r}: the arena task needs `arena_models`, "
+                "2 to 4 model ids.",
+                "arena_models",
+            )
+        if pool and "arena" not in tasks:
+            raise reader.fail('`arena_models` needs "arena" in `tasks`.', "arena_models")
     names = [c.name for c in conditions]
     for i, name in enumerate(names):
         if name in names[:i]:
@@ -437,6 +463,7 @@ def parse_study(text: str) -> Study:
         instructions=top.text("instructions", default="").strip(),
         tasks=tasks,  # type: ignore[arg-type]
         chat=chat,
+        arena=arena,
         conditions=conditions,
         reference=reference,
         assignment=assignment,

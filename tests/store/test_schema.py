@@ -146,6 +146,9 @@ COLUMNS: dict[str, list[Column]] = {
         ("contestant_count", "INTEGER", NOT_NULL, None),
         ("created_at", TSTZ, NOT_NULL, None),
         ("synthetic", "BOOLEAN", NOT_NULL, "false"),
+        ("study_id", "VARCHAR", NULL, None),
+        ("study_hash", "VARCHAR", NULL, None),
+        ("study_condition", "VARCHAR", NULL, None),
     ],
     "battle_sides": [
         ("battle_id", "VARCHAR", NOT_NULL, None),
@@ -168,6 +171,9 @@ COLUMNS: dict[str, list[Column]] = {
         ("ms_to_vote", "DOUBLE", NULL, None),
         ("created_at", TSTZ, NOT_NULL, None),
         ("synthetic", "BOOLEAN", NOT_NULL, "false"),
+        ("study_id", "VARCHAR", NULL, None),
+        ("study_hash", "VARCHAR", NULL, None),
+        ("study_condition", "VARCHAR", NULL, None),
     ],
     "preferences": [
         ("id", "VARCHAR", NOT_NULL, None),
@@ -278,6 +284,7 @@ COLUMNS: dict[str, list[Column]] = {
         ("status", "VARCHAR", NOT_NULL, None),
         ("attention_failures", "INTEGER", NOT_NULL, "0"),
         ("turns", "INTEGER", NOT_NULL, "0"),
+        ("votes", "INTEGER", NOT_NULL, "0"),
         ("conversation_id", "VARCHAR", NULL, None),
         ("completion_code", "VARCHAR", NULL, None),
         ("started_at", TSTZ, NOT_NULL, None),

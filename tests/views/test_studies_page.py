@@ -26,7 +26,8 @@ def test_a_bad_study_file_is_refused_with_its_line(app, env):
     at = _save(at, bad)
     line = bad.splitlines().index('colour = "red"') + 1
     assert [e.value for e in at.error] == [
-        f"Line {line}: Unknown key `conditions.1.colour` (allowed here: brief, description, "
+        f"Line {line}: Unknown key `conditions.1.colour` (allowed here: arena_models, brief, "
+        "description, "
         "endpoint, max_tokens, model, name, persona, system_prompt, temperature, thinking, "
         "top_p)."
     ]

@@ -1,5 +1,5 @@
 """Migration 8: studies — their frozen versions, enrolments and the steps they went through,
-questionnaire answers — and the study a chat exchange or signal was made in.
+questionnaire answers — and the study an exchange, signal, battle or vote was made in.
 
 Released: frozen. Its SQL is a literal here; it imports nothing from runtime code.
 """
@@ -9,7 +9,7 @@ from aeries.store.migrations.base import Migration
 MIGRATION = Migration(
     8,
     "studies, study_versions, enrolments, enrolment_steps, answers; study columns on "
-    "exchanges and signals",
+    "exchanges, signals, battles and votes",
     (
         # status: draft, live, paused or closed. current_version: the version new enrolments get.
         """CREATE TABLE studies (
@@ -32,7 +32,8 @@ MIGRATION = Migration(
             PRIMARY KEY (study_id, version)
         )""",
         # One per participant and study (participant_key: the platform's participant id).
-        # condition, stratum and slot are set when the task starts; turns counts chat turns.
+        # condition, stratum and slot are set when the task starts; turns counts chat turns,
+        # votes arena votes.
         """CREATE TABLE enrolments (
             id VARCHAR PRIMARY KEY,
             study_id VARCHAR NOT NULL,
@@ -48,6 +49,7 @@ MIGRATION = Migration(
             status VARCHAR NOT NULL,
             attention_failures INTEGER NOT NULL DEFAULT 0,
             turns INTEGER NOT NULL DEFAULT 0,
+            votes INTEGER NOT NULL DEFAULT 0,
             conversation_id VARCHAR,
             completion_code VARCHAR,
             started_at TIMESTAMPTZ NOT NULL,
@@ -86,5 +88,11 @@ MIGRATION = Migration(
         "ALTER TABLE signals ADD COLUMN study_id VARCHAR",
         "ALTER TABLE signals ADD COLUMN study_hash VARCHAR",
         "ALTER TABLE signals ADD COLUMN study_condition VARCHAR",
+        "ALTER TABLE battles ADD COLUMN study_id VARCHAR",
+        "ALTER TABLE battles ADD COLUMN study_hash VARCHAR",
+        "ALTER TABLE battles ADD COLUMN study_condition VARCHAR",
+        "ALTER TABLE votes ADD COLUMN study_id VARCHAR",
+        "ALTER TABLE votes ADD COLUMN study_hash VARCHAR",
+        "ALTER TABLE votes ADD COLUMN study_condition VARCHAR",
     ),
 )

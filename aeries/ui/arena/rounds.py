@@ -159,9 +159,9 @@ def _vote(rt: Runtime, battle: Round, outcome: VoteOutcome, best: int | None) ->
         st.session_state["arena.notice"] = str(exc)
 
 
-def _side_header(battle: Round, position: int) -> str:
+def _side_header(battle: Round, position: int, reveal: bool = True) -> str:
     side = battle.sides[position]
-    if battle.blind and battle.vote is None:
+    if battle.blind and (battle.vote is None or not reveal):
         return f"**Model {_letter(position)}**"
     return f"**{_letter(position)} · {literal(side.contestant.label)}**"
 
@@ -179,18 +179,19 @@ def _side_footer(side: Side) -> None:
     st.caption(metrics_caption(None, result.ttft_ms, result.e2e_ms, result.completion_tokens))
 
 
-def render_round(rt: Runtime, battle: Round, *, live: bool) -> None:
-    """Columns for each side; while live, redraw them until every side ends."""
+def render_round(rt: Runtime, battle: Round, *, live: bool, reveal: bool = True) -> None:
+    """Columns for each side; while live, redraw them until every side ends. A blind round
+    shows names after its vote unless ``reveal`` is off (a study keeps them hidden)."""
     with st.chat_message("user"):
         st.markdown(literal(battle.prompt))
     columns = st.columns(len(battle.sides))
     slots = []
     for side, column in zip(battle.sides, columns, strict=True):
         with column:
-            st.markdown(_side_header(battle, side.position))
+            st.markdown(_side_header(battle, side.position, reveal))
             # Before a blind vote, a Reasoning panel on one side only would tell which side is
             # the reasoning model: reasoning is shown once names are.
-            revealed = not battle.blind or battle.vote is not None
+            revealed = not battle.blind or (battle.vote is not None and reveal)
             if side.reasoning and side.done.is_set() and revealed:
                 with st.expander("Reasoning"):
                     answer_markdown(side.reasoning)
@@ -224,7 +225,7 @@ def render_round(rt: Runtime, battle: Round, *, live: bool) -> None:
     st.rerun()
 
 
-def vote_controls(rt: Runtime, battle: Round) -> None:
+def vote_controls(rt: Runtime, battle: Round, *, reveal: bool = True) -> None:
     """Vote buttons (locked after the vote), reasons and comment."""
     voted = battle.vote is not None
     if battle.vote is not None:
@@ -234,7 +235,7 @@ def vote_controls(rt: Runtime, battle: Round) -> None:
             if outcome == "best"
             else _VOTE_LABELS[outcome][0]
         )
-        st.success(f"Vote recorded ({text}). Names revealed above.")
+        st.success(f"Vote recorded ({text})." + (" Names revealed above." if reveal else ""))
     n = len(battle.sides)
     options = (
         [(o, None, label) for o, label in _VOTE_LABELS.items()]

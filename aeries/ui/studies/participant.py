@@ -20,10 +20,11 @@ from aeries.runtime import Runtime
 from aeries.store.conversations import load_messages, new_conversation, save_message
 from aeries.store.studies import get_enrolment, get_study
 from aeries.studies import flow
-from aeries.studies.chat_task import NOT_SERVED, condition_spec
+from aeries.studies.conditions import NOT_SERVED, condition_spec
 from aeries.studies.flow import Place, StudyUnavailable
 from aeries.studies.spec import Item
 from aeries.ui.chat.stream import render_stream, stream_caption
+from aeries.ui.studies.arena_task import arena_step
 from aeries.ui.text import answer_markdown, literal
 
 STUDY_PARAM = "study"
@@ -36,6 +37,7 @@ STEP_TITLES = {
     "instructions": "Instructions",
     "pre": "Before you start",
     "chat": "Conversation",
+    "arena": "Comparing answers",
     "post": "A few last questions",
     "done": "Finished",
 }
@@ -104,6 +106,8 @@ def render_study(rt: Runtime) -> None:
         _questionnaire(rt, place, step)
     elif step == "chat":
         _chat(rt, place)
+    elif step == "arena":
+        arena_step(rt, place)
     else:
         _done(place)
 

@@ -1,9 +1,11 @@
-"""The chat task of a study: what a participant's condition sends to the model."""
+"""What a participant's condition sends to the model: a chat turn's spec, the arena's
+contestants."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aeries.arena import Contestant
 from aeries.brief import assemble_brief
 from aeries.chat import TurnSpec
 from aeries.llm import ModelInfo, Sampling
@@ -28,6 +30,16 @@ def condition_model(models: list[ModelInfo], condition: Condition) -> ModelInfo 
     return None
 
 
+def _sampling(condition: Condition, base: Sampling) -> Sampling:
+    """``base`` with what the condition sets."""
+    return Sampling(
+        temperature=base.temperature if condition.temperature is None else condition.temperature,
+        top_p=base.top_p if condition.top_p is None else condition.top_p,
+        max_tokens=base.max_tokens if condition.max_tokens is None else condition.max_tokens,
+        thinking=base.thinking if condition.thinking is None else condition.thinking,
+    )
+
+
 def condition_spec(rt: Runtime, place: Place, conversation_id: str) -> TurnSpec | None:
     """The turn spec of the participant's condition; None when its model is not served."""
     ref = place.ref
@@ -50,14 +62,7 @@ def condition_spec(rt: Runtime, place: Place, conversation_id: str) -> TurnSpec 
             sampling = Sampling(
                 persona.temperature, persona.top_p, persona.max_tokens, persona.thinking
             )
-    sampling = Sampling(
-        temperature=sampling.temperature
-        if condition.temperature is None
-        else condition.temperature,
-        top_p=sampling.top_p if condition.top_p is None else condition.top_p,
-        max_tokens=sampling.max_tokens if condition.max_tokens is None else condition.max_tokens,
-        thinking=sampling.thinking if condition.thinking is None else condition.thinking,
-    )
+    sampling = _sampling(condition, sampling)
     brief = assemble_brief(rt.db, user_id) if condition.brief else None
     params: dict[str, Any] = {"brief": condition.brief, "brief_hash": brief.hash if brief else None}
     if condition.persona:
@@ -76,3 +81,20 @@ def condition_spec(rt: Runtime, place: Place, conversation_id: str) -> TurnSpec 
         max_model_len=model.max_model_len,
         study=ref,
     )
+
+
+def condition_contestants(rt: Runtime, place: Place) -> list[Contestant] | None:
+    """The arena contestants of the participant's condition (its sampling on each); None when
+    one of its models is not served."""
+    ref = place.ref
+    assert ref is not None, "the condition is assigned when the task starts"
+    condition = place.study.condition(ref.condition)
+    served = rt.models()
+    sampling = _sampling(condition, Sampling())
+    contestants = []
+    for model_id in condition.arena_models:
+        model = next((m for m in served if m.id == model_id), None)
+        if model is None:
+            return None
+        contestants.append(Contestant(model, sampling))
+    return contestants
