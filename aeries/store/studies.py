@@ -190,6 +190,26 @@ def get_enrolment(db: Database, enrolment_id: str) -> Enrolment | None:
     return _enrolment(row) if row else None
 
 
+def enrolment_and_study(
+    db: Database, enrolment_id: str
+) -> tuple[Enrolment, StudyRecord, str] | None:
+    """An enrolment, its study and its version's text, in one round trip (the study page
+    reads them on every run, before a turn can be sent)."""
+    columns = ", ".join(f"e.{c.strip()}" for c in _ENROLMENT.split(","))
+    study = ", ".join(f"s.{c.strip()}" for c in _STUDY.split(","))
+    row = db.one(
+        f"SELECT {columns}, {study}, v.config_toml FROM enrolments e"
+        " JOIN studies s ON s.id = e.study_id"
+        " JOIN study_versions v ON v.study_id = e.study_id AND v.version = e.version"
+        " WHERE e.id = ?",
+        [enrolment_id],
+    )
+    if row is None:
+        return None
+    n = len(_ENROLMENT.split(","))
+    return _enrolment(row[:n]), StudyRecord(*row[n:-1]), row[-1]
+
+
 def list_enrolments(db: Database, study_id: str) -> list[Enrolment]:
     rows = db.rows(
         f"SELECT {_ENROLMENT} FROM enrolments WHERE study_id = ? ORDER BY started_at", [study_id]

@@ -8,6 +8,7 @@ consent, a screening answer, too many failed attention checks, the time limit) l
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from aeries.store.studies import (
     StudyRecord,
     StudyVersion,
     assignment_state,
+    enrolment_and_study,
     enrolment_answers,
     find_enrolment,
     get_study,
@@ -81,11 +83,27 @@ class Place:
         return StudyRef(e.study_id, e.config_hash, e.condition)
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed(config_hash: str, text: str) -> Study:
+    """A version's study, parsed once: a hash names one meaning (participants only ever meet
+    frozen versions, whose text never changes)."""
+    return parse_study(text)
+
+
 def load_version(db: Database, study_id: str, version: int) -> tuple[StudyVersion, Study]:
     found = get_version(db, study_id, version)
     if found is None:
         raise StudyUnavailable(UNKNOWN_STUDY)
-    return found, parse_study(found.config_toml)
+    return found, _parsed(found.config_hash, found.config_toml)
+
+
+def place_of(db: Database, enrolment_id: str) -> Place:
+    """An enrolment's place as it is in the store now (one query; the study parsed once)."""
+    found = enrolment_and_study(db, enrolment_id)
+    if found is None:
+        raise StudyUnavailable(UNKNOWN_STUDY)
+    enrolment, record, text = found
+    return check_time(db, Place(record, _parsed(enrolment.config_hash, text), enrolment))
 
 
 def steps(study: Study) -> list[StudyStep]:

@@ -18,7 +18,6 @@ from aeries.chat import Turn, user_message
 from aeries.messages import Message
 from aeries.runtime import Runtime
 from aeries.store.conversations import load_messages, new_conversation, save_message
-from aeries.store.studies import get_enrolment, get_study
 from aeries.studies import flow
 from aeries.studies.conditions import NOT_SERVED, condition_spec
 from aeries.studies.flow import Place, StudyUnavailable
@@ -61,12 +60,7 @@ def current_place(rt: Runtime) -> Place | str:
             st.session_state[_ENROLMENT] = place.enrolment.id
             st.session_state[_OWNER] = place.new or _proven(rt, place)
             return place
-        enrolment = get_enrolment(rt.db, enrolment_id)
-        record = get_study(rt.db, enrolment.study_id) if enrolment else None
-        if enrolment is None or record is None:
-            return flow.UNKNOWN_STUDY
-        _, study = flow.load_version(rt.db, enrolment.study_id, enrolment.version)
-        return flow.check_time(rt.db, Place(record, study, enrolment))
+        return flow.place_of(rt.db, enrolment_id)
     except StudyUnavailable as exc:
         return exc.message
 
