@@ -118,7 +118,8 @@ MESSAGE_ORIGINS: tuple[MessageOrigin, ...] = get_args(MessageOrigin)
 # --- studies ---------------------------------------------------------------------------------
 
 # A study's life: a draft is edited freely; live takes participants (its version frozen);
-# paused keeps enrolments but takes no new ones and lets nobody continue; closed ends it.
+# paused takes no new participants, while those enrolled may finish; closed ends it (nobody
+# continues; finished participants still see their code).
 StudyStatus = Literal["draft", "live", "paused", "closed"]
 STUDY_STATUSES: tuple[StudyStatus, ...] = get_args(StudyStatus)
 # What participants do between the questionnaires, in the order the study lists them: chat

@@ -306,10 +306,15 @@ def update_enrolment(
     return found
 
 
-def assignment_state(db: Database, study_id: str, stratum: str) -> tuple[int, dict[str, int]]:
-    """One past the highest slot taken in ``stratum``, and participants per condition."""
+def assignment_state(
+    db: Database, study_id: str, stratum: str, config_hash: str
+) -> tuple[int, dict[str, int]]:
+    """One past the highest slot taken in ``stratum`` of this version (each version has its
+    own block sequence: a new version may change the conditions), and participants per
+    condition over every version (a cap is per condition)."""
     top = db.one(
-        "SELECT max(slot) FROM enrolments WHERE study_id = ? AND stratum = ?", [study_id, stratum]
+        "SELECT max(slot) FROM enrolments WHERE study_id = ? AND stratum = ? AND config_hash = ?",
+        [study_id, stratum, config_hash],
     )
     counts = db.rows(
         "SELECT condition, count(*) FROM enrolments"

@@ -129,7 +129,13 @@ def study_account(db: Database, study_id: str, participant_key: str) -> Account:
         if found.origin != "study":  # cannot happen through the app: such keys are refused
             raise NameTaken(found.name)
         return found
-    return create_account(db, f"{participant_key} · {study_id}", key, "study")
+    name = f"{participant_key} · {study_id}"
+    try:
+        return create_account(db, name, key, "study")
+    except NameTaken:  # someone typed that display name: the key, not the name, is who this is
+        if account_by_key(db, key) is not None:
+            raise
+        return create_account(db, f"{name} · {new_id()[:8]}", key, "study")
 
 
 def ensure_user(db: Database, name: str) -> str:

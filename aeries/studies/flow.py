@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -160,7 +161,7 @@ def arrive(db: Database, study_id: str, query: Mapping[str, str]) -> Place:
         if found is None:
             new = True
             version, study = load_version(db, study_id, record.current_version)
-            _, counts = assignment_state(db, study_id, NO_STRATUM)
+            _, counts = assignment_state(db, study_id, NO_STRATUM, version.config_hash)
             cap = study.assignment.cap
             if cap is not None and all(counts.get(c.name, 0) >= cap for c in study.conditions):
                 raise StudyUnavailable(FULL)
@@ -240,7 +241,9 @@ def _start_task(db: Database, place: Place, step: StudyStep) -> Place:
         answer = enrolment_answers(db, place.enrolment.id).get(study.assignment.stratify_by)
         stratum = (answer.value_text or NO_STRATUM) if answer else NO_STRATUM
     with ENROLMENT_LOCK:
-        next_slot, counts = assignment_state(db, study.id, stratum)
+        next_slot, counts = assignment_state(
+            db, study.id, stratum, place.enrolment.config_hash
+        )
         assigned = assign(study, stratum, next_slot, counts)
         if assigned is None:  # every condition filled up meanwhile
             return finish(db, place, "screened_out")
@@ -272,6 +275,8 @@ def _answer(item: Item, raw: Any) -> tuple[AnswerRow | None, str | None]:
         try:
             number = float(raw)
         except (TypeError, ValueError):
+            return None, f"“{item.text}”: type a number."
+        if not math.isfinite(number):
             return None, f"“{item.text}”: type a number."
         low, high = item.minimum, item.maximum
         if (low is not None and number < low) or (high is not None and number > high):

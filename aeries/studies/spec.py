@@ -14,8 +14,8 @@ import json
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
+from aeries.studies.toml_reader import Lines, Reader, StudyFileError, table, tables
 from aeries.vocabulary import (
     ASSIGNMENT_METHODS,
     EXIT_OUTCOMES,
@@ -32,15 +32,6 @@ ITEM_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 PARAM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 CODE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 LIKERT_POINTS = range(2, 12)  # 2 to 11 labelled points
-
-
-class StudyFileError(ValueError):
-    """A study file that cannot be used; ``line`` is 1-based where it is known."""
-
-    def __init__(self, message: str, line: int | None = None) -> None:
-        self.message = message
-        self.line = line
-        super().__init__(f"Line {line}: {message}" if line else message)
 
 
 @dataclass(frozen=True)
@@ -151,132 +142,10 @@ class Study:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-# --- locating keys in the text, for messages that name the line -----------------------------
-
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+|\"[^\"]*\")\s*=")
-
-
-class _Lines:
-    """Where each table and key of the file starts: ("pre", 2, "scale") -> line number."""
-
-    def __init__(self, text: str) -> None:
-        self._where: dict[tuple[Any, ...], int] = {}
-        counts: dict[str, int] = {}
-        table: tuple[Any, ...] = ()
-        in_multiline = False
-        for number, line in enumerate(text.splitlines(), start=1):
-            quotes = line.count('"""') + line.count("'''")
-            if in_multiline:
-                in_multiline = quotes % 2 == 0
-                continue
-            header = _HEADER.match(line)
-            if header:
-                name = header.group(2).strip().strip("\"'")
-                if header.group(1) == "[[":
-                    index = counts.get(name, 0)
-                    counts[name] = index + 1
-                    table = (name, index)
-                else:
-                    table = tuple(name.split("."))
-                self._where.setdefault(table, number)
-            else:
-                key = _KEY.match(line)
-                if key:
-                    self._where.setdefault((*table, key.group(1).strip('"')), number)
-            if quotes % 2 == 1:
-                in_multiline = True
-
-    def of(self, *path: Any) -> int | None:
-        while path:
-            if path in self._where:
-                return self._where[path]
-            path = path[:-1]
-        return None
-
-
-class _Reader:
-    """Typed access to one table of the file; every refusal names the line."""
-
-    def __init__(self, data: dict[str, Any], path: tuple[Any, ...], lines: _Lines) -> None:
-        self.data = data
-        self.path = path
-        self.lines = lines
-        self.used: set[str] = set()
-
-    def fail(self, message: str, *key: Any) -> StudyFileError:
-        return StudyFileError(message, self.lines.of(*self.path, *key))
-
-    def where(self, key: str) -> str:
-        return ".".join(str(p) for p in (*self.path, key))
-
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            return default
-        value = self.data[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if isinstance(value, bool) and bool not in kinds:
-            wanted = _kind_name(kinds)
-            raise self.fail(f"`{self.where(key)}` must be {wanted}, not true/false.", key)
-        if not isinstance(value, kinds):
-            raise self.fail(f"`{self.where(key)}` must be {_kind_name(kinds)}.", key)
-        return value
-
-    def text(self, key: str, *, required: bool = False, default: str | None = None) -> Any:
-        value = self.get(key, str, default)
-        if required and (value is None or not str(value).strip()):
-            raise self.fail(f"`{self.where(key)}` is required and may not be empty.", key)
-        return value
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        value = self.get(key, list, [])
-        if not all(isinstance(v, str) and v.strip() for v in value):
-            raise self.fail(f"`{self.where(key)}` must be a list of non-empty texts.", key)
-        return tuple(v.strip() for v in value)
-
-    def number(self, key: str, *, minimum: float | None = None) -> float | None:
-        value = self.get(key, (int, float))
-        if value is not None and minimum is not None and value < minimum:
-            raise self.fail(f"`{self.where(key)}` must be at least {minimum:g}.", key)
-        return None if value is None else float(value)
-
-    def integer(self, key: str, *, minimum: int | None = None, default: int | None = None) -> Any:
-        value = self.get(key, int, default)
-        if value is not None and minimum is not None and value < minimum:
-            raise self.fail(f"`{self.where(key)}` must be at least {minimum}.", key)
-        return value
-
-    def done(self) -> None:
-        unknown = [k for k in self.data if k not in self.used]
-        if unknown:
-            key = unknown[0]
-            allowed = ", ".join(sorted(self.used))
-            raise self.fail(f"Unknown key `{self.where(key)}` (allowed here: {allowed}).", key)
-
-
-def _kind_name(kinds: tuple[type, ...]) -> str:
-    names = {str: "a text", int: "a whole number", float: "a number", bool: "true or false"}
-    names |= {list: "a list", dict: "a table"}
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
-def _table(parent: _Reader, key: str) -> _Reader:
-    value = parent.get(key, dict, {})
-    return _Reader(value, (*parent.path, key), parent.lines)
-
-
-def _tables(parent: _Reader, key: str) -> list[_Reader]:
-    value = parent.get(key, list, [])
-    if not all(isinstance(v, dict) for v in value):
-        raise parent.fail(f"`{key}` must be written as [[{key}]] tables.", key)
-    return [_Reader(v, (key, i), parent.lines) for i, v in enumerate(value)]
-
-
 # --- the parts --------------------------------------------------------------------------------
 
 
-def _item(r: _Reader) -> Item:
+def _item(r: Reader) -> Item:
     item_id = r.text("id", required=True)
     if not ITEM_ID.match(item_id):
         raise r.fail(
@@ -302,7 +171,7 @@ def _item(r: _Reader) -> Item:
     return item
 
 
-def _check_item(r: _Reader, item: Item) -> None:
+def _check_item(r: Reader, item: Item) -> None:
     name = f"Item {item.id!r}"
     if item.kind == "likert":
         if len(item.scale) not in LIKERT_POINTS:
@@ -331,7 +200,7 @@ def _check_item(r: _Reader, item: Item) -> None:
             raise r.fail(f"{name}: screen_out answer {answer!r} is not a choice.", "screen_out")
 
 
-def _condition(r: _Reader) -> Condition:
+def _condition(r: Reader) -> Condition:
     condition = Condition(
         name=r.text("name", required=True).strip(),
         description=r.text("description", default=""),
@@ -356,7 +225,7 @@ def _condition(r: _Reader) -> Condition:
     return condition
 
 
-def _exits(r: _Reader) -> Exits:
+def _exits(r: Reader) -> Exits:
     codes: dict[str, str] = {}
     for outcome in EXIT_OUTCOMES:
         code = r.text(outcome)
@@ -385,8 +254,8 @@ def parse_study(text: str) -> Study:
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         raise StudyFileError(f"Not valid TOML: {exc}", int(match[1]) if match else None) from exc
-    lines = _Lines(text)
-    top = _Reader(data, (), lines)
+    lines = Lines(text)
+    top = Reader(data, (), lines)
     study_id = top.text("id", required=True)
     if not STUDY_ID.match(study_id):
         raise top.fail("`id`: 2-48 lowercase letters, digits or -, used in links.", "id")
@@ -396,7 +265,7 @@ def parse_study(text: str) -> Study:
             raise top.fail(f"Task {task!r}: tasks may be {', '.join(STUDY_TASKS)}.", "tasks")
     if len(set(tasks)) != len(tasks):
         raise top.fail("`tasks` lists a task twice.", "tasks")
-    chat_r = _table(top, "chat")
+    chat_r = table(top, "chat")
     chat = ChatTask(
         min_turns=chat_r.integer("min_turns", minimum=0, default=1),
         min_minutes=chat_r.number("min_minutes", minimum=0) or 0.0,
@@ -405,12 +274,12 @@ def parse_study(text: str) -> Study:
     chat_r.done()
     if chat.max_turns is not None and chat.max_turns < chat.min_turns:
         raise chat_r.fail("`chat.max_turns` is below `chat.min_turns`.", "max_turns")
-    arena_r = _table(top, "arena")
+    arena_r = table(top, "arena")
     arena = ArenaTask(votes=arena_r.integer("votes", minimum=1, default=5))
     arena_r.done()
     if "arena" not in tasks and arena_r.data:
         raise arena_r.fail('[arena] settings need "arena" in `tasks`.')
-    condition_readers = _tables(top, "conditions")
+    condition_readers = tables(top, "conditions")
     conditions = tuple(_condition(r) for r in condition_readers)
     if not conditions:
         raise top.fail("A study needs at least one [[conditions]] table.")
@@ -431,8 +300,8 @@ def parse_study(text: str) -> Study:
     reference = top.text("reference", default=names[0])
     if reference not in names:
         raise top.fail(f"The reference condition {reference!r} is not a condition.", "reference")
-    pre = tuple(_item(r) for r in _tables(top, "pre"))
-    post = tuple(_item(r) for r in _tables(top, "post"))
+    pre = tuple(_item(r) for r in tables(top, "pre"))
+    post = tuple(_item(r) for r in tables(top, "post"))
     seen: set[str] = set()
     for part, items in (("pre", pre), ("post", post)):
         for i, item in enumerate(items):
@@ -445,9 +314,9 @@ def parse_study(text: str) -> Study:
                 f"Item {item.id!r}: screening is done before the task (pre items only).",
                 lines.of("post", i, "screen_out"),
             )
-    assignment = _assignment(_table(top, "assignment"), pre, len(conditions))
-    exits = _exits(_table(top, "exits"))
-    platform_r = _table(top, "platform")
+    assignment = _assignment(table(top, "assignment"), pre, len(conditions))
+    exits = _exits(table(top, "exits"))
+    platform_r = table(top, "platform")
     platform = Platform(
         participant_param=platform_r.text("participant_param", default="PROLIFIC_PID"),
         keep=platform_r.strings("keep") if "keep" in platform_r.data else Platform().keep,
@@ -476,7 +345,7 @@ def parse_study(text: str) -> Study:
     return study
 
 
-def _assignment(r: _Reader, pre: tuple[Item, ...], n_conditions: int) -> Assignment:
+def _assignment(r: Reader, pre: tuple[Item, ...], n_conditions: int) -> Assignment:
     method = r.text("method", default="blocks")
     if method not in ASSIGNMENT_METHODS:
         raise r.fail(f"`assignment.method` must be {' or '.join(ASSIGNMENT_METHODS)}.", "method")
