@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from aeries import ratings
 from aeries.store.db import Database
 from aeries.studies.outcomes import MeasureKind, Outcome, outcome_table
 from aeries.studies.spec import Study
@@ -30,6 +31,40 @@ def funnel(db: Database, study_id: str) -> pd.DataFrame:
            FROM enrolments WHERE study_id = ? GROUP BY ALL ORDER BY condition""",
         [study_id],
     )
+
+
+def step_funnel(db: Database, study_id: str) -> pd.DataFrame:
+    """Per condition and step: how many reached the step, and how many are there now (the
+    drop-off between steps is where participants left). Before assignment the condition is
+    '—'; a participant's later condition is used for every step they reached."""
+    return db.df(
+        """SELECT coalesce(e.condition, '—') AS condition, s.step,
+                  count(*) AS reached, count(*) FILTER (WHERE s.left_at IS NULL
+                      AND e.status = 'in_progress') AS there_now
+           FROM enrolment_steps s JOIN enrolments e ON e.id = s.enrolment_id
+           WHERE s.study_id = ? GROUP BY ALL ORDER BY condition, min(s.entered_at)""",
+        [study_id],
+    )
+
+
+def arena_ratings(db: Database, study_id: str, *, rounds: int = 200) -> pd.DataFrame:
+    """Bradley–Terry ratings with bootstrap intervals of the arena votes, per condition
+    (condition, then the leaderboard's columns)."""
+    prefs = db.df(
+        """SELECT b.study_condition AS condition, p.model_a, p.model_b, p.winner, p.kind,
+                  p.weight, count(*) AS n
+           FROM preferences p JOIN battles b ON b.id = p.battle_id
+           WHERE b.study_id = ? AND p.kind = 'explicit' GROUP BY ALL""",
+        [study_id],
+    )
+    boards = []
+    for condition, rows in prefs.groupby("condition", sort=True):
+        board = ratings.leaderboard(rows.drop(columns=["condition"]), rounds=rounds, seed=0)
+        boards.append(board.assign(condition=condition))
+    if not boards:
+        return pd.DataFrame()
+    table = pd.concat(boards, ignore_index=True)
+    return table[["condition", *[c for c in table.columns if c != "condition"]]]
 
 
 def step_times(db: Database, study_id: str) -> pd.DataFrame:

@@ -86,3 +86,22 @@ def test_a_study_file_with_an_arena_task_needs_contestants():
         parse_study(text)
     assert "arena_models" in error.value.message
     assert error.value.line == text.splitlines().index("[[conditions]]") + 1  # the first table
+
+
+def test_the_report_rates_the_arena_per_condition_and_counts_steps(app, env):
+    from aeries.studies import report
+
+    test_an_arena_study_takes_its_votes_blind_and_records_the_study(app, env)
+    rt = _runtime()
+    rt.writer.flush()
+    condition = rt.db.one("SELECT condition FROM enrolments")[0]
+    board = report.arena_ratings(rt.db, "duel", rounds=20)
+    assert set(board["condition"]) == {condition}
+    assert sorted(board["model"]) == ["sim-llama-3.1-8b", "sim-qwen3-8b"]
+    assert board["votes"].tolist() == [2, 2]  # both rounds, seen from each model
+    # "A is better" twice: A's model won each time (positions are shuffled per round).
+    assert board["wins"].sum() == 2 and board["ties"].sum() == 0
+    steps = report.step_funnel(rt.db, "duel")
+    reached = dict(zip(steps["step"], steps["reached"], strict=True))
+    assert reached == {"consent": 1, "arena": 1, "done": 1}
+    assert steps["there_now"].sum() == 0  # completed: nobody is at a step any more

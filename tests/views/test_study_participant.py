@@ -243,3 +243,19 @@ def test_a_reload_with_the_signed_proof_shows_the_chat_again(app, live_study):
     other = _runtime().db.one("SELECT user_id FROM enrolments WHERE participant_key = 'pp02'")
     forged = participant_token(_runtime().key, other[0], 0)  # someone else's valid proof
     assert len(_open(app, st=forged).chat_message) == 0
+
+
+def test_a_thumb_in_the_study_chat_is_a_signal_carrying_the_study(app, live_study):
+    at = _through_chat(app, _open(app))
+    rt = _runtime()
+    rt.writer.flush()
+    answer = rt.db.one("SELECT id FROM messages WHERE role = 'assistant' ORDER BY created_at")[0]
+    at.feedback(key=f"study.thumbs.{answer}").set_value(1).run()
+    assert not at.exception
+    rt.writer.flush()
+    _, _, condition, _, config_hash = _enrolment()
+    rows = rt.db.rows(
+        "SELECT name, value_num, message_id, study_id, study_hash, study_condition FROM signals"
+        " WHERE kind = 'feedback'"
+    )
+    assert rows == [("thumbs", 1.0, answer, "pilot", config_hash, condition)]

@@ -18,6 +18,8 @@ from aeries.chat import Turn, user_message
 from aeries.messages import Message
 from aeries.runtime import Runtime
 from aeries.store.conversations import load_messages, new_conversation, save_message
+from aeries.store.facts import message_context
+from aeries.store.signals import record_feedback
 from aeries.studies import flow
 from aeries.studies.conditions import NOT_SERVED, condition_spec
 from aeries.studies.flow import Place, StudyUnavailable
@@ -176,6 +178,7 @@ def _chat(rt: Runtime, place: Place) -> None:
         with st.chat_message(message.role):
             if message.role == "assistant":
                 answer_markdown(message.content)
+                _thumbs(rt, place, message)
             else:
                 st.markdown(literal(message.content))
     text = None if progress.at_max else st.chat_input("Type your message", key="study.input")
@@ -191,6 +194,34 @@ def _chat(rt: Runtime, place: Place) -> None:
             st.rerun()
     elif chat.min_minutes:
         st.caption(f"Please keep the conversation going for at least {chat.min_minutes:g} minutes.")
+
+
+def _thumbs(rt: Runtime, place: Place, message: Message) -> None:
+    """Thumbs under an answer: a feedback signal carrying the study (an outcome measure)."""
+    if message.status == "error" and not message.content:
+        return
+    st.feedback(
+        "thumbs",
+        key=f"study.thumbs.{message.id}",
+        on_change=_record_thumb,
+        args=(rt, place, message),
+    )
+
+
+def _record_thumb(rt: Runtime, place: Place, message: Message) -> None:
+    value = st.session_state.get(f"study.thumbs.{message.id}")
+    if value is None:
+        return
+    record_feedback(
+        rt.writer,
+        user_id=place.enrolment.user_id,
+        conversation_id=message.conversation_id,
+        message_id=message.id,
+        exchange_id=message.exchange_id,
+        thumbs_up=bool(value),
+        about=message_context(place.enrolment.user_id, message),
+        study=place.ref,
+    )
 
 
 def _turn(rt: Runtime, place: Place, messages: list[Message], text: str) -> None:
