@@ -9,7 +9,9 @@ from aeries.auth.tokens import (
     participant_token,
     read_participant_token,
     read_researcher_token,
+    read_study_proof,
     researcher_token,
+    study_proof,
 )
 
 __all__ = [
@@ -30,7 +32,9 @@ __all__ = [
     "participant_token",
     "read_participant_token",
     "read_researcher_token",
+    "read_study_proof",
     "researcher_auth",
     "researcher_token",
     "secret_matches",
+    "study_proof",
 ]

@@ -23,6 +23,7 @@ KEY_BYTES = 32
 RESEARCHER_SESSION_S = 12 * 3600
 _PARTICIPANT = b"aeries/participant/v1"
 _RESEARCHER = b"aeries/researcher/v1"
+_STUDY = b"aeries/study/v1"
 
 
 class SigningKeyError(RuntimeError):
@@ -105,6 +106,22 @@ def read_participant_token(key: bytes, token: str | None) -> ParticipantClaim | 
     if not hmac.compare_digest(signature, _sign(key, _PARTICIPANT, user_id, epoch)):
         return None
     return ParticipantClaim(user_id, int(epoch))
+
+
+def study_proof(key: bytes, enrolment_id: str) -> str:
+    """``<enrolment id>.<signature>``: proves a session is the one that enrolled (a study
+    page puts it in its URL). Signed for its own purpose: it is never a personal link."""
+    return f"{enrolment_id}.{_sign(key, _STUDY, enrolment_id)}"
+
+
+def read_study_proof(key: bytes, token: str | None) -> str | None:
+    """The enrolment id a correctly signed study proof names, else None."""
+    if not token or len(token) > 200:
+        return None
+    enrolment_id, _, signature = token.strip().rpartition(".")
+    if not enrolment_id or not hmac.compare_digest(signature, _sign(key, _STUDY, enrolment_id)):
+        return None
+    return enrolment_id
 
 
 def _fingerprint(secret_hash: str) -> str:

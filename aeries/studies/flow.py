@@ -241,9 +241,7 @@ def _start_task(db: Database, place: Place, step: StudyStep) -> Place:
         answer = enrolment_answers(db, place.enrolment.id).get(study.assignment.stratify_by)
         stratum = (answer.value_text or NO_STRATUM) if answer else NO_STRATUM
     with ENROLMENT_LOCK:
-        next_slot, counts = assignment_state(
-            db, study.id, stratum, place.enrolment.config_hash
-        )
+        next_slot, counts = assignment_state(db, study.id, stratum, place.enrolment.config_hash)
         assigned = assign(study, stratum, next_slot, counts)
         if assigned is None:  # every condition filled up meanwhile
             return finish(db, place, "screened_out")

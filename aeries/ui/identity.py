@@ -92,6 +92,8 @@ def _from_link(rt: Runtime, token: str, cached: Identity | None) -> Identity | N
     account = get_account(rt.db, claim.user_id) if claim else None
     if claim is None or account is None or account.link_epoch != claim.epoch:
         return None
+    if account.origin == "study":  # reached only through its study, never into the app
+        return None
     return link_identity(account, token)
 
 

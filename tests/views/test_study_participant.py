@@ -233,15 +233,15 @@ def test_a_paused_study_takes_no_new_participant_but_lets_one_continue(app, live
 
 
 def test_a_reload_with_the_signed_proof_shows_the_chat_again(app, live_study):
-    from aeries.auth import participant_token
+    from aeries.auth import study_proof
 
     at = _through_chat(app, _open(app))
     proof = at.query_params["st"]
     proof = proof[0] if isinstance(proof, list) else proof
     assert len(_open(app, st=proof).chat_message) == 4  # the same tab, reloaded
     _open(app, PROLIFIC_PID="pp02")
-    other = _runtime().db.one("SELECT user_id FROM enrolments WHERE participant_key = 'pp02'")
-    forged = participant_token(_runtime().key, other[0], 0)  # someone else's valid proof
+    other = _runtime().db.one("SELECT id FROM enrolments WHERE participant_key = 'pp02'")
+    forged = study_proof(_runtime().key, other[0])  # someone else's valid proof
     assert len(_open(app, st=forged).chat_message) == 0
 
 
@@ -259,3 +259,22 @@ def test_a_thumb_in_the_study_chat_is_a_signal_carrying_the_study(app, live_stud
         " WHERE kind = 'feedback'"
     )
     assert rows == [("thumbs", 1.0, answer, "pilot", config_hash, condition)]
+
+
+def test_the_study_proof_is_not_a_personal_link_into_the_app(app, live_study):
+    at = _through_chat(app, _open(app))
+    proof = at.query_params["st"]
+    proof = proof[0] if isinstance(proof, list) else proof
+    crafted = app({"p": proof}).run()  # the proof pasted as a personal link, no study
+    assert not crafted.exception
+    text = _texts(crafted)
+    assert "Hello there" not in text and "Tell me more" not in text
+    participant = _runtime().db.one("SELECT user_id FROM enrolments")[0]
+    identity = (
+        crafted.session_state["aeries.identity"]
+        if "aeries.identity" in crafted.session_state
+        else None
+    )
+    # Not the study participant (here: the local researcher, as anyone at this machine is).
+    assert identity is None or identity.user_id != participant
+    assert identity is None or identity.via != "link"

@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from aeries.auth import participant_token, read_participant_token
+from aeries.auth import read_study_proof, study_proof
 from aeries.chat import Turn, user_message
 from aeries.messages import Message
 from aeries.runtime import Runtime
@@ -68,15 +68,14 @@ def current_place(rt: Runtime) -> Place | str:
 
 
 def _proven(rt: Runtime, place: Place) -> bool:
-    claim = read_participant_token(rt.key, st.query_params.get(PROOF_PARAM))
-    return claim is not None and claim.user_id == place.enrolment.user_id
+    return read_study_proof(rt.key, st.query_params.get(PROOF_PARAM)) == place.enrolment.id
 
 
 def _keep_proof(rt: Runtime, place: Place) -> None:
     """Put the proof in the URL of the session that owns the enrolment, so a reload of this
     tab shows their chat. A session that came by the participant id alone never gets it."""
     if st.session_state.get(_OWNER) and not _proven(rt, place):
-        st.query_params[PROOF_PARAM] = participant_token(rt.key, place.enrolment.user_id, 0)
+        st.query_params[PROOF_PARAM] = study_proof(rt.key, place.enrolment.id)
 
 
 def render_study(rt: Runtime) -> None:
