@@ -9,6 +9,7 @@ condition, never someone's words.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -33,6 +34,8 @@ PROOF_PARAM = "st"  # signed: this session may see the enrolment's chat
 _ENROLMENT = "aeries.study.enrolment"
 _OWNER = "aeries.study.owner"  # this session enrolled, or arrived with the signed proof
 _SHOWN = "aeries.study.messages"  # the chat of this session: list[Message]
+_PLACE = "aeries.study.place"  # the place as this session's previous run read it
+_INPUT = "study.input"
 STEP_TITLES = {
     "consent": "Consent",
     "instructions": "Instructions",
@@ -79,11 +82,17 @@ def _keep_proof(rt: Runtime, place: Place) -> None:
 
 
 def render_study(rt: Runtime) -> None:
-    """The participant's page: progress, then the step they are at."""
+    """The participant's page: progress, then the step they are at. A chat message is sent
+    before anything is read or drawn (as on the chat page), from the place this session read
+    on its previous run: its condition and version cannot have changed since."""
+    asked, sent = _send_first(rt)
     place = current_place(rt)
     if isinstance(place, str):
+        if sent is not None:
+            sent.turn.finish()  # logged, though the study cannot go on
         st.info(place)
         return
+    st.session_state[_PLACE] = place
     _keep_proof(rt, place)
     st.title(place.study.title)
     order = flow.steps(place.study)
@@ -100,7 +109,7 @@ def render_study(rt: Runtime) -> None:
     elif step in ("pre", "post"):
         _questionnaire(rt, place, step)
     elif step == "chat":
-        _chat(rt, place)
+        _chat(rt, place, sent, asked=asked)
     elif step == "arena":
         arena_step(rt, place)
     else:
@@ -166,9 +175,47 @@ def _shown(rt: Runtime, place: Place) -> list[Message]:
     return shown[key]
 
 
-def _chat(rt: Runtime, place: Place) -> None:
-    progress = flow.chat_progress(place)
+@dataclass
+class _Sent:
+    """A chat turn sent at the start of a run, to be drawn where the chat is."""
+
+    turn: Turn
+    question: Message
+    conversation_id: str
+
+
+def _send_first(rt: Runtime) -> tuple[bool, _Sent | None]:
+    """If the participant was at the chat and typed a message, send it now. Also says whether
+    the chat box was drawn (it may be drawn once a run)."""
+    cached: Place | None = st.session_state.get(_PLACE)
+    if cached is None or cached.enrolment.step != "chat" or flow.may_continue(cached):
+        return False, None
+    if cached.enrolment.status != "in_progress" or flow.chat_progress(cached).at_max:
+        return False, None
+    text = st.chat_input("Type your message", key=_INPUT)
+    if not text or not text.strip():
+        return True, None
+    messages = _shown(rt, cached)
+    user_id = cached.enrolment.user_id
+    conversation_id = messages[0].conversation_id if messages else None
+    if conversation_id is None:
+        conversation_id = new_conversation(rt.writer, user_id, text, brief_enabled=False).id
+    spec = condition_spec(rt, cached, conversation_id)
+    if spec is None:
+        st.error(NOT_SERVED)
+        return True, None
+    question = user_message(conversation_id, messages[-1].id if messages else None, text.strip())
+    turn = Turn(rt, spec, [*messages, question])  # the request goes out here
+    save_message(rt.writer, user_id, question)
+    messages.append(question)
+    return True, _Sent(turn, question, conversation_id)
+
+
+def _chat(rt: Runtime, place: Place, sent: _Sent | None, *, asked: bool) -> None:
     chat = place.study.chat
+    if sent is not None:  # counted first, so the progress line counts it
+        place = flow.count_turn(rt.db, place, sent.conversation_id)
+    progress = flow.chat_progress(place)
     goal = f"at least {chat.min_turns}" if chat.min_turns else "as many as you like"
     limit = f", at most {chat.max_turns}" if chat.max_turns else ""
     st.caption(f"Messages sent: {progress.turns} ({goal}{limit}).")
@@ -180,11 +227,10 @@ def _chat(rt: Runtime, place: Place) -> None:
                 _thumbs(rt, place, message)
             else:
                 st.markdown(literal(message.content))
-    text = None if progress.at_max else st.chat_input("Type your message", key="study.input")
-    if text and text.strip():
-        _turn(rt, place, messages, text.strip())
-        place = current_place(rt)  # type: ignore[assignment]
-        progress = flow.chat_progress(place)
+    if sent is not None:
+        _stream(rt, sent, messages)
+    elif not progress.at_max and not asked:
+        st.chat_input("Type your message", key=_INPUT)  # sent on the next run, first thing
     if progress.at_max:
         st.info("You have sent all the messages this study asks for.")
     if progress.can_finish:
@@ -223,21 +269,9 @@ def _record_thumb(rt: Runtime, place: Place, message: Message) -> None:
     )
 
 
-def _turn(rt: Runtime, place: Place, messages: list[Message], text: str) -> None:
-    user_id = place.enrolment.user_id
-    conversation_id = messages[0].conversation_id if messages else None
-    if conversation_id is None:
-        conversation_id = new_conversation(rt.writer, user_id, text, brief_enabled=False).id
-    spec = condition_spec(rt, place, conversation_id)
-    if spec is None:
-        st.error(NOT_SERVED)
-        return
-    question = user_message(conversation_id, messages[-1].id if messages else None, text)
-    with st.chat_message("user"):
-        st.markdown(literal(text))
-    turn = Turn(rt, spec, [*messages, question])
-    save_message(rt.writer, user_id, question)
-    messages.append(question)
+def _stream(rt: Runtime, sent: _Sent, messages: list[Message]) -> None:
+    """Draw the sent turn's answer as it streams; show it finished once it is saved."""
+    turn = sent.turn
     try:
         with st.chat_message("assistant"):
             render_stream(turn.stream)
@@ -248,9 +282,8 @@ def _turn(rt: Runtime, place: Place, messages: list[Message], text: str) -> None
                 st.error("Your answer could not be saved yet; please wait a moment.")
     finally:
         answer = turn.finish()
-        if not messages or messages[-1].id != answer.id:
+        if messages[-1].id != answer.id:
             messages.append(answer)
-    flow.count_turn(rt.db, place, conversation_id)
 
 
 def _done(place: Place) -> None:
