@@ -278,3 +278,22 @@ def test_the_study_proof_is_not_a_personal_link_into_the_app(app, live_study):
     # Not the study participant (here: the local researcher, as anyone at this machine is).
     assert identity is None or identity.user_id != participant
     assert identity is None or identity.via != "link"
+
+
+def test_a_message_sent_after_another_device_moved_on_is_still_logged(app, live_study):
+    from aeries.store.studies import get_enrolment, update_enrolment
+
+    at = _through_chat(app, _open(app))
+    rt = _runtime()
+    enrolment_id = rt.db.one("SELECT id FROM enrolments")[0]
+    enrolment = get_enrolment(rt.db, enrolment_id)
+    update_enrolment(rt.db, enrolment, step="post")  # as a second device finishing the chat
+    at.chat_input(key="study.input").set_value("One more thing").run()
+    assert not at.exception
+    assert at.radio(key="study.item.helpful")  # this device now shows where they are
+    rt.writer.flush()
+    rows = rt.db.rows(
+        "SELECT status, study_id FROM exchanges WHERE source = 'chat' AND request_messages"
+        " LIKE '%One more thing%'"
+    )
+    assert len(rows) == 1 and rows[0][1] == "pilot"  # sent, then closed and logged

@@ -86,10 +86,16 @@ def render_study(rt: Runtime) -> None:
     before anything is read or drawn (as on the chat page), from the place this session read
     on its previous run: its condition and version cannot have changed since."""
     asked, sent = _send_first(rt)
+    try:
+        _render(rt, sent, asked)
+    finally:
+        if sent is not None:  # however the run went (another device moved on, a rerun), the
+            sent.turn.finish()  # answer is closed and logged; after streaming, a no-op
+
+
+def _render(rt: Runtime, sent: _Sent | None, asked: bool) -> None:
     place = current_place(rt)
     if isinstance(place, str):
-        if sent is not None:
-            sent.turn.finish()  # logged, though the study cannot go on
         st.info(place)
         return
     st.session_state[_PLACE] = place
