@@ -1,6 +1,7 @@
 """Command line: ``python -m aeries demo|export|researcher-secret``.
 
     python -m aeries demo --exchanges 1000000 [--db PATH] [--seed 0] [--weeks 12] [--replace]
+                          [--study]
     python -m aeries export --out DIR [--db PATH]
     python -m aeries researcher-secret [--stdin]
 
@@ -40,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--weeks", type=_positive, default=12, help="period covered, ending now")
     demo.add_argument("--replace", action="store_true", help="replace earlier demo rows")
+    demo.add_argument(
+        "--study",
+        action="store_true",
+        help="also write a live synthetic study (120 participants, three conditions, a planted "
+        "effect) for the Studies page",
+    )
     export = sub.add_parser("export", help="write a Parquet snapshot of every table")
     export.add_argument("--out", type=Path, required=True, help="directory to write into")
     export.add_argument("--db", type=Path, default=None, help="database file")
@@ -92,6 +99,15 @@ def _demo(args: argparse.Namespace) -> int:
         return 2
     for table, rows in report.rows.items():
         print(f"  {table:<14} {rows:>12,}")
+    if args.study:
+        from aeries.demo.study import run_demo_study
+
+        try:
+            study_id, completed = run_demo_study(path, seed=args.seed)
+        except (DemoError, DatabaseLocked, DatabaseError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"  study {study_id!r}: {completed} participants completed it (Studies page)")
     print(f"Done in {report.seconds:.1f} s.")
     return 0
 

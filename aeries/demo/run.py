@@ -168,9 +168,23 @@ def existing_synthetic(db: Database) -> int:
     return int(row[0]) if row else 0
 
 
+# A study whose every participant is a synthetic account is a demo study (aeries.demo.study).
+_SYNTHETIC_STUDIES = """SELECT e.study_id FROM enrolments e JOIN users u ON u.id = e.user_id
+    GROUP BY e.study_id HAVING bool_and(u.synthetic)"""
+_STUDY_TABLES = ("answers", "enrolment_steps", "enrolments", "study_versions")
+
+
 def delete_synthetic(db: Database) -> None:
-    """Remove every demo row (real rows stay)."""
+    """Remove every demo row (real rows stay), demo studies included."""
     with db.transaction() as cur:
+        studies = [row[0] for row in cur.execute(_SYNTHETIC_STUDIES).fetchall()]
+        if studies:
+            for table in _STUDY_TABLES:
+                cur.execute(
+                    f"DELETE FROM {table} WHERE study_id IN (SELECT unnest(?::VARCHAR[]))",
+                    [studies],
+                )
+            cur.execute("DELETE FROM studies WHERE id IN (SELECT unnest(?::VARCHAR[]))", [studies])
         for table in NO_FLAG:
             cur.execute(
                 f"DELETE FROM {table} WHERE conversation_id IN "

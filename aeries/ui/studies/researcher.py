@@ -15,12 +15,15 @@ from aeries.store.studies import (
     set_study_status,
 )
 from aeries.studies import report
+from aeries.studies.bundle import study_bundle
 from aeries.studies.outcomes import outcome_frame
 from aeries.studies.spec import StudyFileError, parse_study
 from aeries.vocabulary import StudyStatus
 
 _SELECTED = "aeries.studies.selected"
 _NEW = "New study…"
+_CHOICE = "studies.choice"
+_SELECT_NEXT = "aeries.studies.select_next"
 # (label, status it moves to) offered from each status.
 ACTIONS: dict[StudyStatus, list[tuple[str, StudyStatus]]] = {
     "draft": [("Go live", "live")],
@@ -62,7 +65,7 @@ def _editor(rt: Runtime, record: StudyRecord | None) -> None:
         study_id = _save(rt, edited)
         if study_id:
             st.session_state[_SELECTED] = study_id
-            st.session_state.pop("studies.choice", None)  # so the saved study is selected
+            st.session_state[_SELECT_NEXT] = study_id  # set on the box before it is drawn
             st.rerun()
 
 
@@ -99,10 +102,19 @@ def _results(rt: Runtime, record: StudyRecord) -> None:
         "participants only."
     )
     outcomes = report.outcomes(rt.db, study)
-    if not outcomes:
+    if outcomes:
+        st.dataframe(outcome_frame(outcomes), hide_index=True)
+    else:
         st.caption("No completed participant in the reference condition yet.")
-        return
-    st.dataframe(outcome_frame(outcomes), hide_index=True)
+    st.download_button(
+        "Download the study bundle (.zip)",
+        data=lambda: study_bundle(rt.db, record.id),  # built when clicked, not on every run
+        file_name=f"{record.id}-bundle.zip",
+        mime="application/zip",
+        key="studies.bundle",
+        help="Every row made in the study as Parquet, each version's file, a codebook and a "
+        "notebook that recomputes the outcome table without Aeries.",
+    )
     versions = list_versions(rt.db, record.id)
     st.caption("Versions: " + ", ".join(f"{v.version} ({v.config_hash[:12]})" for v in versions))
 
@@ -115,7 +127,14 @@ def studies_body(rt: Runtime) -> None:
     names = [_NEW, *records]
     selected = st.session_state.get(_SELECTED)
     index = names.index(selected) if selected in names else (1 if records else 0)
-    choice = st.selectbox("Study", names, index=index, key="studies.choice")
+    selected_next = st.session_state.pop(_SELECT_NEXT, None)
+    if selected_next in names:
+        # A widget's own state is what the browser shows too; removing it would leave the
+        # browser on the old choice, which it sends back with the next click.
+        st.session_state[_CHOICE] = selected_next
+    elif st.session_state.get(_CHOICE) not in names:
+        st.session_state[_CHOICE] = names[index]
+    choice = st.selectbox("Study", names, key=_CHOICE)
     record = records.get(choice)
     if record is not None:
         _status(rt, record)
