@@ -8,9 +8,8 @@ attention check) and get the completion code and the redirect back to the platfo
 and a second device show the same code; the researcher's funnel counts them; a crafted URL to
 a research page opens the study page instead.
 
-Saving a new study and pressing Go live at once does not put it live (SELECTION_BUG): that
-path is its own strict xfail test, and the participant's test reloads the Studies page between
-the two clicks until it is fixed.
+Saving a new study and pressing Go live at once is its own test: the select box must show the
+saved study in the browser too, or the next click would send the old choice back.
 """
 
 from __future__ import annotations
@@ -232,16 +231,6 @@ def _go_live(page: Page) -> None:
     no_tracebacks(page)
 
 
-SELECTION_BUG = (
-    "Studies page: after 'Save study file' of a new study, the 'Study' select box still shows "
-    "'New study…' in the browser while the page below it shows the saved draft (the page pops "
-    "the widget's session-state key, which does not reset the browser's value of a keyed "
-    "widget). The next click (here 'Go live') sends 'New study…' back: the page switches to an "
-    "empty editor, the Go live click is lost and the study stays a draft."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=SELECTION_BUG)
 def test_the_researcher_saves_a_study_file_and_puts_it_live(
     make_stack: Callable[..., Stack], page: Page
 ) -> None:
@@ -263,10 +252,6 @@ def test_a_participant_goes_from_the_link_to_the_completion_code(
     stack = make_stack()
     researcher = new_page()
     _save_the_study_file(researcher, stack)
-    # A reload before "Go live" works around SELECTION_BUG (see the test above): the select
-    # box is drawn afresh, showing the saved study.
-    researcher.reload()
-    _settle(researcher)
     expect(_study_box(researcher)).to_have_value(STUDY_ID, timeout=SLOW)
     _go_live(researcher)
 
