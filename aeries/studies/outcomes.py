@@ -4,12 +4,12 @@ difference from the reference condition, its interval, an effect size and a p-va
 Pure statistics on a frame of (participant, condition, measure, value) rows; no database, no
 Streamlit. Why these tests:
 
-- **Interval measures** (numeric items, latency, satisfaction scores) use Welch's t: chat
-  conditions rarely have equal variances or equal group sizes, and Welch keeps its error rate
-  where Student's t does not. The effect is Cohen's d with the pooled SD, the standardised
-  difference readers know.
-- **Ordinal measures** (Likert items, thumbs) use the two-sided Mann–Whitney U, which only
-  needs an order. Its effect is the rank-biserial r = 2·U_c/(n_c·n_r) − 1 = P(c > r) − P(c < r)
+- **Interval measures** (numeric items, latency, a participant's share of thumbs up, mean
+  satisfaction) use Welch's t: chat conditions rarely have equal variances or equal group
+  sizes, and Welch keeps its error rate where Student's t does not. The effect is Cohen's d
+  with the pooled SD, the standardised difference readers know.
+- **Ordinal measures** (Likert items) use the two-sided Mann–Whitney U, which only needs an
+  order. Its effect is the rank-biserial r = 2·U_c/(n_c·n_r) − 1 = P(c > r) − P(c < r)
   (ties count half): positive when the condition tends higher, ±1 for complete separation.
 - **The interval of the difference** is Welch's for both kinds, so every row states its
   difference in the measure's own unit (for an ordinal item the mean is a summary only; the

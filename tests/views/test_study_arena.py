@@ -105,3 +105,13 @@ def test_the_report_rates_the_arena_per_condition_and_counts_steps(app, env):
     reached = dict(zip(steps["step"], steps["reached"], strict=True))
     assert reached == {"consent": 1, "arena": 1, "done": 1}
     assert steps["there_now"].sum() == 0  # completed: nobody is at a step any more
+
+
+def test_the_studies_page_shows_the_arena_ratings(app, env):
+    test_an_arena_study_takes_its_votes_blind_and_records_the_study(app, env)
+    at = app().run()
+    at.switch_page("views/studies.py").run()
+    assert not at.exception
+    assert any("Arena ratings per condition" in c.value for c in at.caption)
+    boards = [d.value for d in at.dataframe if "model" in d.value.columns]
+    assert len(boards) == 1 and sorted(boards[0]["model"]) == ["sim-llama-3.1-8b", "sim-qwen3-8b"]

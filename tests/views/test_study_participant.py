@@ -270,11 +270,8 @@ def test_the_study_proof_is_not_a_personal_link_into_the_app(app, live_study):
     text = _texts(crafted)
     assert "Hello there" not in text and "Tell me more" not in text
     participant = _runtime().db.one("SELECT user_id FROM enrolments")[0]
-    identity = (
-        crafted.session_state["aeries.identity"]
-        if "aeries.identity" in crafted.session_state
-        else None
-    )
+    state = crafted.session_state
+    identity = state["aeries.identity"] if "aeries.identity" in state else None  # noqa: SIM401
     # Not the study participant (here: the local researcher, as anyone at this machine is).
     assert identity is None or identity.user_id != participant
     assert identity is None or identity.via != "link"

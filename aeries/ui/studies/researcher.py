@@ -94,6 +94,9 @@ def _results(rt: Runtime, record: StudyRecord) -> None:
         st.caption("Nobody has enrolled yet.")
         return
     st.dataframe(funnel, hide_index=True)
+    st.caption("By condition and step: how many reached each step, and how many are there now.")
+    st.dataframe(report.step_funnel(rt.db, record.id), hide_index=True)
+    st.caption("Per step: entries, and the median minutes spent there.")
     st.dataframe(report.step_times(rt.db, record.id), hide_index=True)
     st.subheader("Outcomes", anchor=False)
     st.caption(
@@ -106,6 +109,13 @@ def _results(rt: Runtime, record: StudyRecord) -> None:
         st.dataframe(outcome_frame(outcomes), hide_index=True)
     else:
         st.caption("No completed participant in the reference condition yet.")
+    if "arena" in study.tasks:
+        st.caption("Arena ratings per condition (Bradley–Terry, bootstrap 95% intervals):")
+        board = report.arena_ratings(rt.db, record.id)
+        if board.empty:
+            st.caption("No arena votes yet.")
+        else:
+            st.dataframe(board, hide_index=True)
     st.download_button(
         "Download the study bundle (.zip)",
         data=lambda: study_bundle(rt.db, record.id),  # built when clicked, not on every run
