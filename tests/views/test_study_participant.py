@@ -294,3 +294,25 @@ def test_a_message_sent_after_another_device_moved_on_is_still_logged(app, live_
         " LIKE '%One more thing%'"
     )
     assert len(rows) == 1 and rows[0][1] == "pilot"  # sent, then closed and logged
+
+
+def test_a_condition_whose_model_is_not_served_says_so_and_counts_nothing(app, env):
+    from aeries.store.studies import save_study_version, set_study_status
+
+    app().run()
+    text = STUDY.replace(
+        'system_prompt = "Be brief."', 'system_prompt = "Be brief."\nmodel = "gone"'
+    )
+    text = text.replace('system_prompt = "Be warm."', 'system_prompt = "Be warm."\nmodel = "gone"')
+    study = parse_study(text)
+    rt = _runtime()
+    save_study_version(rt.db, study.id, study.title, study.config_hash, text)
+    set_study_status(rt.db, study.id, "live")
+    at = _click(_click(_open(app), "study.agree"), "study.instructions_done")
+    at.radio(key="study.item.uses_ai").set_value("Every day")
+    at.button[0].click().run()
+    at.chat_input(key="study.input").set_value("Hello?").run()
+    assert not at.exception
+    assert any("not available right now" in e.value for e in at.error)
+    assert _enrolment()[0] == "chat"
+    assert rt.db.one("SELECT turns FROM enrolments") == (0,)
