@@ -10,8 +10,9 @@ and (a little) on which side is on the left. Every row has ``synthetic = true``.
 
 The package: ``catalog`` (models, personas, texts), ``calls`` (time-sorted ids, timestamps,
 simulated calls), ``world`` (the cast and text pools), ``chat``, ``arena`` and ``signals`` (the
-rows of each), ``run`` (the driver), ``study`` and ``study_rows`` (a synthetic live study with a planted
-effect, ``--study``, and the rows its chats leave). Every value it writes that ``aeries.vocabulary`` defines comes from there.
+rows of each), ``run`` (the driver), ``study`` and ``study_rows`` (a synthetic live study with a
+planted effect, ``--study``, and the rows its chats leave). Every value it writes that
+``aeries.vocabulary`` defines comes from there.
 """
 
 from aeries.demo.run import (

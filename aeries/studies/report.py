@@ -7,21 +7,31 @@ observer satisfaction of their answers; their median TTFT and E2E over 'ok' exch
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pandas as pd
 
 from aeries import ratings
+from aeries.ids import utcnow
 from aeries.store.db import Database
 from aeries.studies.outcomes import MeasureKind, Outcome, outcome_table
 from aeries.studies.spec import Study
 
+DROPPED_AFTER_MIN = 30.0  # idle this long in one step (without a time limit): dropped
 
-def funnel(db: Database, study_id: str) -> pd.DataFrame:
-    """Per condition ('—' before assignment): enrolled, in progress, each exit, attention
+
+def funnel(db: Database, study: Study, now: datetime | None = None) -> pd.DataFrame:
+    """Per condition ('—' before assignment): enrolled, in progress (of whom dropped: idle in
+    their step past the study's time limit, or 30 minutes without one), each exit, attention
     failures."""
+    idle = study.exits.time_limit_minutes or DROPPED_AFTER_MIN
+    cutoff = (now or utcnow()) - timedelta(minutes=idle)
     return db.df(
         """SELECT coalesce(condition, '—') AS condition,
                   count(*) AS enrolled,
                   count(*) FILTER (WHERE status = 'in_progress') AS in_progress,
+                  count(*) FILTER (WHERE status = 'in_progress' AND step_started_at < ?)
+                      AS dropped,
                   count(*) FILTER (WHERE status = 'completed') AS completed,
                   count(*) FILTER (WHERE status = 'declined') AS declined,
                   count(*) FILTER (WHERE status = 'screened_out') AS screened_out,
@@ -29,7 +39,7 @@ def funnel(db: Database, study_id: str) -> pd.DataFrame:
                   count(*) FILTER (WHERE status = 'timed_out') AS timed_out,
                   sum(attention_failures) AS attention_failures
            FROM enrolments WHERE study_id = ? GROUP BY ALL ORDER BY condition""",
-        [study_id],
+        [cutoff, study.id],
     )
 
 

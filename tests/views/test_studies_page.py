@@ -60,3 +60,19 @@ def test_the_funnel_counts_enrolments_per_condition(app, env):
     funnel = at.dataframe[0].value
     assert funnel["enrolled"].tolist() == [2] and funnel["declined"].tolist() == [2]
     assert "No completed participant" in " ".join(c.value for c in at.caption)
+
+
+def test_an_idle_participant_counts_as_dropped_after_30_minutes(app, env):
+    from datetime import timedelta
+
+    from aeries.ids import utcnow
+    from aeries.studies import report
+    from aeries.studies.spec import parse_study
+
+    at = _save(_page(app), STUDY)
+    at.button(key="studies.status.live").click().run()
+    app({"study": "pilot", "pid": "idle1"}).run().button(key="study.agree").click().run()
+    db, study = _runtime().db, parse_study(STUDY)
+    assert report.funnel(db, study)["dropped"].tolist() == [0]  # in progress, just now
+    later = report.funnel(db, study, now=utcnow() + timedelta(minutes=31))
+    assert later["in_progress"].tolist() == [1] and later["dropped"].tolist() == [1]

@@ -89,7 +89,7 @@ def _results(rt: Runtime, record: StudyRecord) -> None:
     assert version is not None
     study = parse_study(version.config_toml)
     st.subheader("Enrolment", anchor=False)
-    funnel = report.funnel(rt.db, record.id)
+    funnel = report.funnel(rt.db, study)
     if funnel.empty:
         st.caption("Nobody has enrolled yet.")
         return
