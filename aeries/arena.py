@@ -91,6 +91,7 @@ class Round:
     parent_id: str | None = None
     started_at: float = field(default_factory=time.perf_counter)
     logged: bool = False
+    saved: bool = False  # a page saw its rows committed (what it shows as finished is stored)
     vote: dict[str, Any] | None = None
     study: StudyRef | None = None  # the study (version, condition) the round is made in
     log_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

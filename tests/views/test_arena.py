@@ -179,3 +179,25 @@ def test_a_participant_sees_only_their_own_votes_in_the_leaderboard(app, env, si
     assert any("No votes yet" in i.value for i in bob.info)
     researcher = open_arena(app)  # local mode: sees every vote
     assert list(researcher.dataframe[0].value["votes"]) == [1, 1]
+
+
+def test_a_round_is_shown_finished_only_once_its_rows_are_saved(app, env, sim, monkeypatch):
+    from aeries.config import load_settings
+    from aeries.ui.arena import rounds
+    from aeries.ui.resources import _runtime
+
+    at = open_arena(app)
+    rt = _runtime(load_settings(secrets={}))
+    rt.writer.max_delay_s = 5.0  # a writer slow to commit, as on a loaded machine
+    seen: list[int] = []
+    draw = rounds.metrics_caption
+
+    def committed_then_draw(*args, **kwargs):
+        # No flush: what is on disk when a side's metrics line is drawn.
+        seen.append(rt.db.one("SELECT count(*) FROM exchanges WHERE source = 'arena'")[0])
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(rounds, "metrics_caption", committed_then_draw)
+    at.chat_input(key="arena.prompt").set_value("Which is better?").run()
+    assert not at.exception
+    assert seen and all(n == 2 for n in seen)  # both sides' exchanges, every time

@@ -182,6 +182,7 @@ def _side_footer(side: Side) -> None:
 def render_round(rt: Runtime, battle: Round, *, live: bool, reveal: bool = True) -> None:
     """Columns for each side; while live, redraw them until every side ends. A blind round
     shows names after its vote unless ``reveal`` is off (a study keeps them hidden)."""
+    _save(rt, battle)  # it may have ended while no run was drawing it
     with st.chat_message("user"):
         st.markdown(literal(battle.prompt))
     columns = st.columns(len(battle.sides))
@@ -207,11 +208,9 @@ def render_round(rt: Runtime, battle: Round, *, live: bool, reveal: bool = True)
                     icon=":material/stop:",
                     on_click=side.stop,
                 )
-            else:
+            elif battle.saved:  # shown finished only once the round is on disk
                 _side_footer(side)
             slots.append(slot)
-    if battle.finished:
-        log_round(rt, battle)  # it may have ended while no run was drawing it
     if not live or battle.finished:
         return
     shown = [side.text for side in battle.sides]
@@ -221,8 +220,16 @@ def render_round(rt: Runtime, battle: Round, *, live: bool, reveal: bool = True)
             if side.text != shown[i]:
                 shown[i] = side.text
                 slots[i].markdown(live_markdown(side.text) + " ▌")
-    log_round(rt, battle)
+    _save(rt, battle)
     st.rerun()
+
+
+def _save(rt: Runtime, battle: Round) -> None:
+    """Log a finished round (once) and wait for its rows to be committed, so that what the
+    page then shows as finished — the metrics, the vote — is on disk."""
+    if battle.finished and not battle.saved:
+        log_round(rt, battle)  # once, whoever comes first: a side thread or the page
+        battle.saved = rt.writer.flush(10.0)
 
 
 def vote_controls(rt: Runtime, battle: Round, *, reveal: bool = True) -> None:
