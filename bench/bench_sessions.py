@@ -1,0 +1,271 @@
+"""Many sessions at once: Aeries' chat page against the minimal chat page, without a browser.
+
+One simulator (TTFT 100 ms, ITL 15 ms, 300 tokens per answer, as in issue 14) serves two
+``streamlit run`` processes: Aeries' ``app.py`` and ``bench/minimal_chat_page.py`` (the
+openai stream handed to ``st.write_stream``). For each N in ``--sessions``, N concurrent
+sessions (asyncio, ``bench.ws_client.WsSession``: Streamlit's websocket protocol, no browser)
+each open the page, wait until every session's page is loaded, then send a first message,
+wait for its run to end, send a second message (at once, or after ``--pause`` seconds) and
+wait again. Both apps are measured at each N in the same run, one after the other,
+alternating which goes first; before each batch the simulator is left to go idle (Aeries'
+observer calls it after each answer, so with no pause message 2 meets that call).
+
+Measured per session and message, on the client: submit (the ``rerun_script`` BackMsg going
+out) → the first websocket delta with answer text (first token), submit → the end of the
+script run, and the websocket bytes received from submit to that end (bytes per answer).
+Printed per N and app: first-token p50/p95 for message 1 (a freshly loaded page) and
+message 2 (a conversation with history), the end of the run p50, bytes per answer p50, and
+the ratios Aeries / minimal.
+
+Identity: each Aeries session is its own participant, opened with a personal link
+(``?p=<token>``) made as ``tests/helpers.participant_link`` makes one: the accounts are
+created in the database before the app starts, and the app signs links with ``AERIES_SECRET``
+set here. A researcher secret is configured (so local mode is off), as in a deployment.
+
+    python -m bench.bench_sessions --sessions 1,5,10,20
+
+Client and servers share this machine's cores, so the figures include the client's own
+parsing of every frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench._common import pct, today
+from bench.ws_client import Turn, WsSession
+from tests.e2e.helpers import RESEARCHER_SECRET, AppProcess, SimProcess
+
+BASELINE_PAGE = "bench/minimal_chat_page.py"
+AERIES_SECRET = "bench_sessions signing secret, not for production"
+QUESTIONS = ("Tell me about the history of tea.", "And how is it grown today?")
+
+
+@dataclass
+class Subject:
+    """One app under test and the personal links still unused for it."""
+
+    name: str
+    app: AppProcess
+    chat_key: str | None
+    links: list[str] = field(default_factory=list)  # query strings, one per session to come
+
+    def query(self) -> str:
+        return self.links.pop() if self.links else ""
+
+
+@dataclass
+class Batch:
+    """The turns of one batch: N sessions against one app."""
+
+    n: int
+    first: list[Turn] = field(default_factory=list)
+    second: list[Turn] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def make_links(db_path: Path, count: int) -> list[str]:
+    """``count`` participants in a new database, each as its personal link's query string."""
+    from urllib.parse import urlencode
+
+    from aeries.auth import name_key, participant_token
+    from aeries.auth.tokens import load_or_create_key
+    from aeries.store.db import Database
+    from aeries.store.migrations import migrate
+    from aeries.store.users import create_account
+
+    key = load_or_create_key(db_path.with_name("unused.key"), AERIES_SECRET)
+    db = Database(db_path)
+    try:
+        migrate(db)
+        links = []
+        for i in range(count):
+            name = f"bench-{i:03d}"
+            account = create_account(db, name, name_key(name), "invite")
+            links.append(urlencode({"p": participant_token(key, account.id, account.link_epoch)}))
+    finally:
+        db.close()
+    return links
+
+
+async def _session(
+    subject: Subject, loaded: asyncio.Barrier, batch: Batch, timeout: float, pause: float
+):
+    waited = False
+    try:
+        async with WsSession(subject.app.url, subject.chat_key) as session:
+            try:
+                await session.open(subject.query(), timeout)
+            finally:
+                waited = True
+                await loaded.wait()  # every session's page loaded (or failed): then all send
+            turns = []
+            for i, text in enumerate(QUESTIONS):
+                if i and pause:
+                    await asyncio.sleep(pause)  # reading the answer before writing again
+                turn = await session.submit(text)
+                await session.wait_end(timeout)
+                if turn.first_text_at is None:
+                    raise RuntimeError(f"no answer text for {text!r}; errors: {session.errors}")
+                turns.append(turn)
+            if session.errors:
+                raise RuntimeError("; ".join(session.errors))
+            batch.first.append(turns[0])
+            batch.second.append(turns[1])
+    finally:
+        if not waited:  # the connection failed: do not keep the others waiting
+            await loaded.wait()
+
+
+async def run_batch(subject: Subject, n: int, timeout: float, pause: float = 0.0) -> Batch:
+    """N sessions at once against ``subject``."""
+    batch = Batch(n)
+    loaded = asyncio.Barrier(n)
+    done = await asyncio.gather(
+        *(_session(subject, loaded, batch, timeout, pause) for _ in range(n)),
+        return_exceptions=True,
+    )
+    batch.failures = [f"{type(e).__name__}: {e}" for e in done if isinstance(e, BaseException)]
+    return batch
+
+
+def wait_sim_idle(sim: SimProcess, timeout: float = 90.0) -> float:
+    """Wait until the simulator has served nothing for 1 s (Aeries' observer calls it after
+    each answer); returns the seconds waited."""
+    start = time.monotonic()
+    idle_since = None
+    while time.monotonic() - start < timeout:
+        stats = sim.stats()
+        if stats.get("running", 0) == 0:
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since >= 1.0:
+                break
+        else:
+            idle_since = None
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def _ms(turns: list[Turn], q: float) -> float:
+    return pct([t.first_text_ms for t in turns if t.first_text_ms is not None], q)
+
+
+def _end(turns: list[Turn]) -> float:
+    return statistics.median(t.end_ms for t in turns if t.end_ms is not None)
+
+
+def _kb(batch: Batch) -> float:
+    return statistics.median(t.bytes_received for t in batch.first + batch.second) / 1000
+
+
+def report(results: dict[int, dict[str, Batch]], args: argparse.Namespace) -> None:
+    print(
+        f"\nsimulator: TTFT {args.ttft_ms:g} ms, ITL {args.itl_ms:g} ms, {args.tokens} tokens; "
+        f"pause before message 2 {args.pause:g} s; websocket client, {today()}"
+    )
+    head = (
+        f"{'N':>3} {'app':8} {'msg1 p50':>9} {'msg1 p95':>9} {'msg2 p50':>9} {'msg2 p95':>9} "
+        f"{'end p50':>8} {'KB/answer':>9}"
+    )
+    print(head)
+    for n, by_app in results.items():
+        for name, b in by_app.items():
+            if not b.first:
+                print(f"{n:>3} {name:8} no session completed")
+                continue
+            print(
+                f"{n:>3} {name:8} {_ms(b.first, 0.5):9.0f} {_ms(b.first, 0.95):9.0f} "
+                f"{_ms(b.second, 0.5):9.0f} {_ms(b.second, 0.95):9.0f} "
+                f"{_end(b.first + b.second):8.0f} {_kb(b):9.1f}"
+            )
+    print("\nAeries / minimal:")
+    print(f"{'N':>3} {'msg1 p50':>9} {'msg1 p95':>9} {'msg2 p50':>9} {'msg2 p95':>9} {'bytes':>7}")
+    for n, by_app in results.items():
+        a, m = by_app["Aeries"], by_app["minimal"]
+        if not (a.first and m.first):
+            continue
+        print(
+            f"{n:>3} {_ms(a.first, 0.5) / _ms(m.first, 0.5):9.2f} "
+            f"{_ms(a.first, 0.95) / _ms(m.first, 0.95):9.2f} "
+            f"{_ms(a.second, 0.5) / _ms(m.second, 0.5):9.2f} "
+            f"{_ms(a.second, 0.95) / _ms(m.second, 0.95):9.2f} {_kb(a) / _kb(m):7.2f}"
+        )
+    for n, by_app in results.items():
+        for name, b in by_app.items():
+            for failure in b.failures:
+                print(f"N={n} {name}: session failed: {failure}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", default="1,5,10,20", help="comma-separated N values")
+    parser.add_argument("--ttft-ms", type=float, default=100.0)
+    parser.add_argument("--itl-ms", type=float, default=15.0)
+    parser.add_argument("--tokens", type=int, default=300)
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds per script run")
+    parser.add_argument(
+        "--pause", type=float, default=0.0, help="seconds between an answer's end and message 2"
+    )
+    args = parser.parse_args(argv)
+    counts = [int(x) for x in args.sessions.split(",") if x.strip()]
+
+    work = Path(tempfile.mkdtemp(prefix="aeries-bench-sessions-"))
+    db_path = work / "aeries.duckdb"
+    links = make_links(db_path, sum(counts) + 1)  # +1: the warm-up session
+    sim = SimProcess(work)
+    aeries = Subject(
+        "Aeries",
+        AppProcess(
+            work,
+            sim.base_url,
+            db_path,
+            researcher_secret=RESEARCHER_SECRET,
+            env={"AERIES_SECRET": AERIES_SECRET},
+        ),
+        "aeries.prompt",
+        links,
+    )
+    minimal = Subject(
+        "minimal", AppProcess(work, sim.base_url, work / "unused.duckdb", BASELINE_PAGE), None
+    )
+    subjects = [aeries, minimal]
+    results: dict[int, dict[str, Batch]] = {}
+    try:
+        sim.start()
+        sim.configure(ttft_ms=args.ttft_ms, itl_ms=args.itl_ms, tokens=args.tokens)
+        for subject in subjects:
+            subject.app.start()
+        for subject in subjects:  # warm-up: the first run of each server builds its caches
+            warm = asyncio.run(run_batch(subject, 1, args.timeout))
+            if warm.failures:
+                raise RuntimeError(f"{subject.name} warm-up failed: {warm.failures[0]}")
+        for i, n in enumerate(counts):
+            results[n] = {}
+            for subject in subjects if i % 2 == 0 else subjects[::-1]:
+                waited = wait_sim_idle(sim)
+                started = time.monotonic()
+                batch = asyncio.run(run_batch(subject, n, args.timeout, args.pause))
+                results[n][subject.name] = batch
+                print(
+                    f"N={n:>3} {subject.name:8} {len(batch.first)}/{n} sessions in "
+                    f"{time.monotonic() - started:.1f} s (waited {waited:.1f} s for the "
+                    "simulator to go idle)",
+                    flush=True,
+                )
+    finally:
+        for subject in subjects:
+            subject.app.stop()
+        sim.stop()
+    report({n: {s.name: r[s.name] for s in subjects} for n, r in results.items()}, args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
