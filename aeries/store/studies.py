@@ -77,6 +77,12 @@ _ENROLMENT = (
 )
 
 
+# The same columns qualified, for the join the study page runs on every run.
+_ENROLMENT_E = ", ".join(f"e.{c.strip()}" for c in _ENROLMENT.split(","))
+_STUDY_S = ", ".join(f"s.{c.strip()}" for c in _STUDY.split(","))
+_ENROLMENT_N = len(_ENROLMENT.split(","))
+
+
 def _enrolment(row: tuple[Any, ...]) -> Enrolment:
     values = list(row)
     values[6] = json.loads(values[6])
@@ -195,10 +201,8 @@ def enrolment_and_study(
 ) -> tuple[Enrolment, StudyRecord, str] | None:
     """An enrolment, its study and its version's text, in one round trip (the study page
     reads them on every run, before a turn can be sent)."""
-    columns = ", ".join(f"e.{c.strip()}" for c in _ENROLMENT.split(","))
-    study = ", ".join(f"s.{c.strip()}" for c in _STUDY.split(","))
     row = db.one(
-        f"SELECT {columns}, {study}, v.config_toml FROM enrolments e"
+        f"SELECT {_ENROLMENT_E}, {_STUDY_S}, v.config_toml FROM enrolments e"
         " JOIN studies s ON s.id = e.study_id"
         " JOIN study_versions v ON v.study_id = e.study_id AND v.version = e.version"
         " WHERE e.id = ?",
@@ -206,7 +210,7 @@ def enrolment_and_study(
     )
     if row is None:
         return None
-    n = len(_ENROLMENT.split(","))
+    n = _ENROLMENT_N
     return _enrolment(row[:n]), StudyRecord(*row[n:-1]), row[-1]
 
 

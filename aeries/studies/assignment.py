@@ -46,6 +46,12 @@ def condition_at(study: Study, stratum: str, slot: int) -> str:
     ]
 
 
+def all_full(study: Study, counts: Mapping[str, int]) -> bool:
+    """Whether every condition reached the study's cap (never, without a cap)."""
+    cap = study.assignment.cap
+    return cap is not None and all(counts.get(c.name, 0) >= cap for c in study.conditions)
+
+
 def assign(
     study: Study, stratum: str, next_slot: int, counts: Mapping[str, int]
 ) -> Assigned | None:
@@ -54,11 +60,10 @@ def assign(
     ``next_slot`` is one past the highest slot taken in the stratum; ``counts`` is how many
     participants each condition already has (over all strata: the cap is per condition).
     """
-    cap = study.assignment.cap
-    names = [c.name for c in study.conditions]
-    if cap is not None and all(counts.get(n, 0) >= cap for n in names):
+    if all_full(study, counts):
         return None
-    size = len(names) * study.assignment.blocks_of
+    cap = study.assignment.cap
+    size = len(study.conditions) * study.assignment.blocks_of
     slot = next_slot
     while True:
         name = condition_at(study, stratum, slot)

@@ -38,7 +38,7 @@ from aeries.store.studies import (
     update_enrolment,
 )
 from aeries.store.users import study_account
-from aeries.studies.assignment import NO_STRATUM, assign
+from aeries.studies.assignment import NO_STRATUM, all_full, assign
 from aeries.studies.spec import Item, Study, parse_study
 from aeries.vocabulary import ExitOutcome, Questionnaire, StudyStep
 
@@ -145,7 +145,7 @@ def arrive(db: Database, study_id: str, query: Mapping[str, str]) -> Place:
     record = get_study(db, study_id)
     if record is None or record.status == "draft":
         raise StudyUnavailable(UNKNOWN_STUDY if record is None else NOT_STARTED)
-    _, current = load_version(db, study_id, record.current_version)
+    version, current = load_version(db, study_id, record.current_version)
     key, kept = participant_of(current, query)
     found = find_enrolment(db, study_id, key)
     if found is not None:
@@ -155,18 +155,14 @@ def arrive(db: Database, study_id: str, query: Mapping[str, str]) -> Place:
         raise StudyUnavailable(PAUSED)
     if record.status == "closed":
         raise StudyUnavailable(CLOSED)
-    new = False
     with ENROLMENT_LOCK:
         found = find_enrolment(db, study_id, key)  # the same person, twice at once
         if found is None:
-            new = True
-            version, study = load_version(db, study_id, record.current_version)
             _, counts = assignment_state(db, study_id, NO_STRATUM, version.config_hash)
-            cap = study.assignment.cap
-            if cap is not None and all(counts.get(c.name, 0) >= cap for c in study.conditions):
+            if all_full(current, counts):
                 raise StudyUnavailable(FULL)
             account = study_account(db, study_id, key)
-            found = insert_enrolment(
+            enrolment = insert_enrolment(
                 db,
                 study_id=study_id,
                 version=version,
@@ -175,8 +171,9 @@ def arrive(db: Database, study_id: str, query: Mapping[str, str]) -> Place:
                 platform_params=kept,
                 step="consent",
             )
+            return Place(record, current, enrolment, new=True)
     _, theirs = load_version(db, study_id, found.version)
-    return Place(record, theirs, found, new)
+    return Place(record, theirs, found)
 
 
 def may_continue(place: Place) -> str | None:
@@ -317,13 +314,8 @@ def submit(
     place = _moved(place, enrolment)
     if failures > place.study.exits.max_attention_failures:
         return finish(db, place, "failed_attention"), []
-    screened = any(
-        row.value_text in item.screen_out
-        for item in items_of(place.study, questionnaire)
-        for row in rows
-        if row.item_id == item.id
-    )
-    if screened:
+    by_id = {item.id: item for item in items_of(place.study, questionnaire)}
+    if any(row.value_text in by_id[row.item_id].screen_out for row in rows):
         return finish(db, place, "screened_out"), []
     return advance(db, place), []
 
