@@ -17,6 +17,9 @@ STORE_DOWN_NEW = (
     "Aeries cannot save anything right now, so it cannot start a new session. Please try "
     "again in a few minutes, or tell the person running this study."
 )
+# How long a page waits for a finished answer's rows to be committed before it shows the
+# answer as not saved yet (a commit normally takes milliseconds; the bound is for a stall).
+SAVE_WAIT_S = 10.0
 UNSAVED_ANSWER = (
     "This answer is not saved yet: Aeries cannot write to its database right now. It is kept "
     "and will be saved when storage is back; new messages are paused until then."

@@ -21,7 +21,7 @@ from aeries.runtime import Runtime
 from aeries.store.personas import ensure_default_persona, visible_personas
 from aeries.text import check_message
 from aeries.ui.chat.messages import metrics_caption
-from aeries.ui.store_health import NOT_SENT, store_is_down
+from aeries.ui.store_health import NOT_SENT, SAVE_WAIT_S, store_is_down
 from aeries.ui.text import answer_markdown, literal, live_markdown
 from aeries.vocabulary import VoteOutcome
 
@@ -229,7 +229,7 @@ def _save(rt: Runtime, battle: Round) -> None:
     page then shows as finished — the metrics, the vote — is on disk."""
     if battle.finished and not battle.saved:
         log_round(rt, battle)  # once, whoever comes first: a side thread or the page
-        battle.saved = rt.writer.flush(10.0)
+        battle.saved = rt.writer.flush(SAVE_WAIT_S)
 
 
 def vote_controls(rt: Runtime, battle: Round, *, reveal: bool = True) -> None:

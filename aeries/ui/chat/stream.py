@@ -8,8 +8,10 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from aeries.llm import LLMStream
+from aeries.store.writer import Writer
 from aeries.ui.chat.messages import metrics_caption
 from aeries.ui.chat.redraw import StreamText, Throttle
+from aeries.ui.store_health import SAVE_WAIT_S
 from aeries.ui.text import answer_markdown, literal, live_markdown
 
 CURSOR = " ▌"
@@ -68,8 +70,16 @@ def render_stream(stream: LLMStream, interval_s: float = 0.05) -> StreamText:
     return text
 
 
-def stream_caption(stream: LLMStream) -> None:
-    """The finished answer's metrics line (drawn once the answer is saved)."""
+def caption_once_saved(writer: Writer, stream: LLMStream) -> bool:
+    """Wait for the finished answer's rows to be committed (call after ``Turn.finish()``),
+    then draw its metrics line: an answer shown finished is on disk, however loaded the
+    machine. False when they were not committed within SAVE_WAIT_S (or the store fails)."""
+    saved = writer.flush(SAVE_WAIT_S)
+    _metrics_caption(stream)
+    return saved
+
+
+def _metrics_caption(stream: LLMStream) -> None:
     result = stream.result
     st.caption(
         metrics_caption(

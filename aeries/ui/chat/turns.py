@@ -20,11 +20,8 @@ from aeries.store.signals import record_implicit, record_reply_delay
 from aeries.ui.chat.controls import ModelChoice
 from aeries.ui.chat.messages import answer_controls
 from aeries.ui.chat.state import ChatView, brief_default, remember
-from aeries.ui.chat.stream import render_stream, stream_caption
+from aeries.ui.chat.stream import caption_once_saved, render_stream
 from aeries.ui.store_health import UNSAVED_ANSWER, store_is_down
-
-# How long a finished answer waits for its commit before it is shown as not saved yet.
-SAVE_WAIT_S = 10.0
 
 
 def _spec(
@@ -141,11 +138,9 @@ def stream_turn(rt: Runtime, view: ChatView, turn: Turn) -> None:
         with st.chat_message("assistant"):
             render_stream(turn.stream)
             answer = _settle(view, turn)
-            # The answer is shown finished (metrics, controls) only once its rows are
-            # committed, so what a person sees as done survives a crash however loaded the
-            # machine is. Prompt when the store is failing: the banner below says so.
-            saved = rt.writer.flush(SAVE_WAIT_S)
-            stream_caption(turn.stream)
+            # Metrics and controls only once the rows are committed (prompt when the store
+            # is failing: the message below says so).
+            saved = caption_once_saved(rt.writer, turn.stream)
             answer_controls(rt, view, answer, {})
             if not saved or store_is_down(rt):
                 st.error(UNSAVED_ANSWER)

@@ -25,7 +25,7 @@ from aeries.studies import flow
 from aeries.studies.conditions import NOT_SERVED, condition_spec
 from aeries.studies.flow import Place, StudyUnavailable
 from aeries.studies.spec import Item
-from aeries.ui.chat.stream import render_stream, stream_caption
+from aeries.ui.chat.stream import caption_once_saved, render_stream
 from aeries.ui.studies.arena_task import arena_step
 from aeries.ui.text import answer_markdown, literal
 
@@ -186,7 +186,6 @@ class _Sent:
     """A chat turn sent at the start of a run, to be drawn where the chat is."""
 
     turn: Turn
-    question: Message
     conversation_id: str
 
 
@@ -214,7 +213,7 @@ def _send_first(rt: Runtime) -> tuple[bool, _Sent | None]:
     turn = Turn(rt, spec, [*messages, question])  # the request goes out here
     save_message(rt.writer, user_id, question)
     messages.append(question)
-    return True, _Sent(turn, question, conversation_id)
+    return True, _Sent(turn, conversation_id)
 
 
 def _chat(rt: Runtime, place: Place, sent: _Sent | None, *, asked: bool) -> None:
@@ -282,9 +281,7 @@ def _stream(rt: Runtime, sent: _Sent, messages: list[Message]) -> None:
         with st.chat_message("assistant"):
             render_stream(turn.stream)
             turn.finish()
-            saved = rt.writer.flush(10.0)
-            stream_caption(turn.stream)
-            if not saved:
+            if not caption_once_saved(rt.writer, turn.stream):
                 st.error("Your answer could not be saved yet; please wait a moment.")
     finally:
         answer = turn.finish()
