@@ -197,7 +197,11 @@ _STOPPED_CHILD = textwrap.dedent(
     turn.stream.collect()
     turn.finish()  # hands the answer to the observer, whose call takes a while
     print("ANSWERED", flush=True)
-    time.sleep(60)
+    # Short sleeps, not one long one: the kernel may deliver SIGTERM to a worker thread, and
+    # then Python runs the handler only when the main thread's sleep returns (Streamlit's
+    # event loop wakes on its signal fd; a plain sleep does not).
+    for _ in range(600):
+        time.sleep(0.1)
     """
 )
 
