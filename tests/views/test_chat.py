@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from aeries.ui.chat.conversations import ACTIONS_KEY
 from aeries.ui.text import literal
 from tests.helpers import db_rows, last_chat_request, markdown_texts, send
 
@@ -310,6 +311,9 @@ def test_rename_archive_delete_search_and_export(app, env):
     labels = [b.label for b in at.button if b.key and b.key.startswith("conv-")]
     assert labels == ["Owls at night"]
     at.text_input(key="aeries.search").input("").run()
+    assert not [t for t in at.text_input if t.key == f"title-{cat}"]  # closed: not drawn
+    at.session_state[ACTIONS_KEY] = True  # "This conversation" opened
+    at.run()
     # rename the open conversation (cats)
     at.text_input(key=f"title-{cat}").input("Felines <i>by</i> day").run()
     at.button(key=f"rename-{cat}").click().run()
@@ -323,6 +327,8 @@ def test_rename_archive_delete_search_and_export(app, env):
     at.button(key=f"archive-{cat}").click().run()
     assert db_rows(env, "SELECT archived FROM conversations WHERE id = ?", [cat]) == [(True,)]
     at.button(key=f"conv-{owl}").click().run()
+    at.session_state[ACTIONS_KEY] = True
+    at.run()
     at.checkbox(key=f"sure-{owl}").check().run()
     at.button(key=f"delete-{owl}").click().run()
     assert db_rows(env, "SELECT deleted FROM conversations WHERE id = ?", [owl]) == [(True,)]

@@ -23,6 +23,7 @@ from aeries.store.conversations import (
 from aeries.store.writer import Execute, Insert
 from aeries.text import MESSAGE_MAX_CHARS
 from aeries.transcripts import json_export
+from aeries.ui.chat.conversations import ACTIONS_KEY
 from aeries.ui.chat.messages import LONG_TEXT
 from aeries.ui.chat.state import WINDOW, _load
 from tests.helpers import db_rows, last_chat_request, send
@@ -151,6 +152,8 @@ def test_ten_thousand_messages_open_as_a_window(app, env, sim, long_conversation
     assert all("the first question" not in m["content"] for m in sent)
 
     # The JSON export is built when clicked, from the database, and holds every message.
+    at.session_state[ACTIONS_KEY] = True  # "This conversation" opened: its buttons drawn
+    at.run()
     (json_name,) = [name for name in downloads if name.endswith(".json")]
     document = json.loads(downloads[json_name]())
     assert len(document["messages"]) == len(branch) + 2  # and the new question and answer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from aeries.ui.chat.knowledge import PANEL_KEY
 from aeries.ui.text import literal
 from tests.helpers import db_rows, last_chat_request, participant_link, send
 
@@ -126,6 +127,7 @@ def _system_texts(sim):
 def test_request_contains_persona_prompt_then_brief_and_not_when_off(app, env, sim):
     at = app().run()
     _seed_brief(env)
+    at.session_state[PANEL_KEY] = True  # the panel opened: its content is drawn only then
     send(at, "first")
     system = _system_texts(sim)
     assert len(system) == 2 and "verbosity: concise" in system[1]
@@ -141,9 +143,26 @@ def test_request_contains_persona_prompt_then_brief_and_not_when_off(app, env, s
     assert db_rows(env, "SELECT kind FROM events") == [("brief_toggled",)]
 
 
+def test_the_panel_draws_its_content_only_while_open(app, env):
+    at = app().run()
+    _seed_brief(env)
+    at.run()
+    assert not [t for t in at.toggle if t.key == "aeries.brief_on"]  # closed: nothing read
+    assert not [b for b in at.button if b.key and b.key.startswith("forget-")]
+    at.session_state[PANEL_KEY] = True
+    at.run()
+    assert [t.value for t in at.toggle if t.key == "aeries.brief_on"] == [True]
+    (forget,) = [b.key for b in at.button if b.key and b.key.startswith("forget-")]
+    assert not at.dataframe  # the evidence waits for its popover to open
+    at.session_state[forget.replace("forget-", "why-")] = True
+    at.run()
+    assert len(at.dataframe) == 1
+
+
 def test_forgetting_a_preference_in_the_panel_removes_it_from_requests(app, env, sim):
     at = app().run()
     _seed_brief(env)
+    at.session_state[PANEL_KEY] = True
     at.run()
     forget = [b for b in at.button if b.key and b.key.startswith("forget-")]
     assert len(forget) == 1

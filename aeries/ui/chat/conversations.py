@@ -22,6 +22,8 @@ from aeries.ui.chat.state import ChatView, show_conversation
 from aeries.ui.notices import notice
 from aeries.ui.text import label, literal
 
+ACTIONS_KEY = "aeries.conversation_actions"  # "This conversation" open (st.session_state)
+
 
 def _file_stem(title: str) -> str:
     stem = re.sub(r"[^\w\- ]+", "", title, flags=re.UNICODE).strip().replace(" ", "-")
@@ -94,7 +96,14 @@ def conversation_sidebar(rt: Runtime, view: ChatView) -> None:
 def _actions(rt: Runtime, view: ChatView) -> None:
     conv = view.conversation
     assert conv is not None
-    with st.sidebar.expander("This conversation", expanded=False):
+    # Its widgets are drawn only while it is open (opening it reruns the page): the export
+    # buttons and forms would otherwise be built on every chat run, answers included.
+    actions = st.sidebar.expander(
+        "This conversation", expanded=False, key=ACTIONS_KEY, on_change="rerun"
+    )
+    if not actions.open:
+        return
+    with actions:
         title = st.text_input("Title", value=conv.title, key=f"title-{conv.id}", max_chars=100)
         if st.button("Rename", key=f"rename-{conv.id}"):
             if title.strip():

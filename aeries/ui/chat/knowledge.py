@@ -17,6 +17,7 @@ from aeries.ui.text import literal
 
 PANEL_TITLE = "What Aeries knows about you"
 PANEL_ICON = ":material/psychology:"
+PANEL_KEY = "aeries.knowledge"  # the panel's open state (st.session_state)
 _SECTIONS = {"preference": "Preference", "correction": "Correction", "topic": "Interest"}
 
 
@@ -46,11 +47,20 @@ def _forget(rt: Runtime, view: ChatView, name: str, value: str) -> None:
 
 
 def knowledge_panel(rt: Runtime, view: ChatView) -> None:
-    """An expander showing the current brief and letting the user correct it."""
+    """An expander showing the current brief and letting the user correct it.
+
+    Its content is read and drawn only while it is open (opening it reruns the page): closed,
+    as it mostly is, it costs no query and no element on a run, and every chat run draws it.
+    """
+    panel = st.expander(
+        PANEL_TITLE, expanded=False, icon=PANEL_ICON, key=PANEL_KEY, on_change="rerun"
+    )
+    if not panel.open:
+        return
     brief = assemble_brief(rt.db, view.user_id)
     enabled = view.conversation.brief_enabled if view.conversation else brief_default()
     st.session_state["aeries.brief_on"] = enabled
-    with st.expander(PANEL_TITLE, expanded=False, icon=PANEL_ICON):
+    with panel:
         st.toggle(
             "Use this in this conversation",
             key="aeries.brief_on",
@@ -76,5 +86,7 @@ def knowledge_panel(rt: Runtime, view: ChatView) -> None:
                 on_click=_forget,
                 args=(rt, view, line.name, line.value),
             )
-            with st.popover("Why?", key=f"why-{key}"):
-                st.dataframe(evidence(rt.db, view.user_id, line.name, line.value), hide_index=True)
+            # The evidence is read only when asked for (opening the popover reruns the page).
+            why = st.popover("Why?", key=f"why-{key}", on_change="rerun")
+            if why.open:
+                why.dataframe(evidence(rt.db, view.user_id, line.name, line.value), hide_index=True)
