@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -55,10 +56,11 @@ class Subject:
     name: str
     app: AppProcess
     chat_key: str | None
-    links: list[str] = field(default_factory=list)  # query strings, one per session to come
+    # (query string, account id), one per session to come
+    links: list[tuple[str, str]] = field(default_factory=list)
 
-    def query(self) -> str:
-        return self.links.pop() if self.links else ""
+    def take_link(self) -> tuple[str, str | None]:
+        return self.links.pop() if self.links else ("", None)
 
 
 @dataclass
@@ -68,11 +70,20 @@ class Batch:
     n: int
     first: list[Turn] = field(default_factory=list)
     second: list[Turn] = field(default_factory=list)
+    accounts: list[str | None] = field(default_factory=list)  # the session of first[i]
     failures: list[str] = field(default_factory=list)
+    cpu_s: float = 0.0  # the app process's CPU time (user + system) during the batch
 
 
-def make_links(db_path: Path, count: int) -> list[str]:
-    """``count`` participants in a new database, each as its personal link's query string."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux /proc), threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def make_links(db_path: Path, count: int) -> list[tuple[str, str]]:
+    """``count`` participants in a new database: their personal link's query string and
+    account id."""
     from urllib.parse import urlencode
 
     from aeries.auth import name_key, participant_token
@@ -89,7 +100,8 @@ def make_links(db_path: Path, count: int) -> list[str]:
         for i in range(count):
             name = f"bench-{i:03d}"
             account = create_account(db, name, name_key(name), "invite")
-            links.append(urlencode({"p": participant_token(key, account.id, account.link_epoch)}))
+            token = participant_token(key, account.id, account.link_epoch)
+            links.append((urlencode({"p": token}), account.id))
     finally:
         db.close()
     return links
@@ -100,9 +112,10 @@ async def _session(
 ):
     waited = False
     try:
+        query, account = subject.take_link()
         async with WsSession(subject.app.url, subject.chat_key) as session:
             try:
-                await session.open(subject.query(), timeout)
+                await session.open(query, timeout)
             finally:
                 waited = True
                 await loaded.wait()  # every session's page loaded (or failed): then all send
@@ -119,6 +132,7 @@ async def _session(
                 raise RuntimeError("; ".join(session.errors))
             batch.first.append(turns[0])
             batch.second.append(turns[1])
+            batch.accounts.append(account)
     finally:
         if not waited:  # the connection failed: do not keep the others waiting
             await loaded.wait()
@@ -203,6 +217,57 @@ def report(results: dict[int, dict[str, Batch]], args: argparse.Namespace) -> No
                 print(f"N={n} {name}: session failed: {failure}", file=sys.stderr)
 
 
+@dataclass
+class Split:
+    """Where one first token's wait went, from the client's clock and the app's own row."""
+
+    before_ms: float  # submit → the request sent (the page's work before it)
+    ttft_ms: float  # request sent → first chunk (the model server, as Aeries logged it)
+    after_ms: float  # first chunk → answer text on the client (drawing and sending it)
+
+
+def first_token_splits(db_path: Path, batch: Batch) -> tuple[list[Split], list[Split]]:
+    """Each Aeries session's two turns matched to its chat exchanges (one account per
+    session, so the k-th exchange is the k-th message). Read after the app has stopped."""
+    from aeries.store.db import Database
+
+    db = Database(db_path)
+    splits: tuple[list[Split], list[Split]] = ([], [])
+    try:
+        for account, *turns in zip(batch.accounts, batch.first, batch.second, strict=True):
+            rows = db.rows(
+                "SELECT started_at, ttft_ms FROM exchanges WHERE user_id = ? AND source = 'chat' "
+                "ORDER BY started_at",
+                [account],
+            )
+            for turn, row, out in zip(turns, rows, splits, strict=False):
+                started, ttft = row
+                if turn.first_text_ms is None or ttft is None:
+                    continue
+                before = (started.timestamp() - turn.sent_wall) * 1e3
+                out.append(Split(before, ttft, turn.first_text_ms - before - ttft))
+    finally:
+        db.close()
+    return splits
+
+
+def split_report(db_path: Path, results: dict[int, dict[str, Batch]]) -> None:
+    print("\nAeries' first token, p50 of each part (submit → request sent → first chunk → text):")
+    print(f"{'N':>3} {'msg':>3} {'before':>7} {'model':>7} {'after':>7}")
+    for n, by_app in results.items():
+        batch = by_app.get("Aeries")
+        if batch is None or not batch.first:
+            continue
+        for msg, splits in enumerate(first_token_splits(db_path, batch), start=1):
+            if not splits:
+                continue
+            parts = [
+                statistics.median(getattr(x, name) for x in splits)
+                for name in ("before_ms", "ttft_ms", "after_ms")
+            ]
+            print(f"{n:>3} {msg:>3} " + " ".join(f"{p:7.0f}" for p in parts))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", default="1,5,10,20", help="comma-separated N values")
@@ -251,19 +316,24 @@ def main(argv: list[str] | None = None) -> int:
             for subject in subjects if i % 2 == 0 else subjects[::-1]:
                 waited = wait_sim_idle(sim)
                 started = time.monotonic()
+                assert subject.app.proc is not None
+                cpu_before = cpu_seconds(subject.app.proc.pid)
                 batch = asyncio.run(run_batch(subject, n, args.timeout, args.pause))
+                batch.cpu_s = cpu_seconds(subject.app.proc.pid) - cpu_before
                 results[n][subject.name] = batch
                 print(
                     f"N={n:>3} {subject.name:8} {len(batch.first)}/{n} sessions in "
-                    f"{time.monotonic() - started:.1f} s (waited {waited:.1f} s for the "
-                    "simulator to go idle)",
+                    f"{time.monotonic() - started:.1f} s, app CPU {batch.cpu_s:.1f} s "
+                    f"(waited {waited:.1f} s for the simulator to go idle)",
                     flush=True,
                 )
     finally:
         for subject in subjects:
             subject.app.stop()
         sim.stop()
-    report({n: {s.name: r[s.name] for s in subjects} for n, r in results.items()}, args)
+    ordered = {n: {s.name: r[s.name] for s in subjects} for n, r in results.items()}
+    report(ordered, args)
+    split_report(db_path, ordered)
     return 0
 
 

@@ -60,6 +60,7 @@ class Turn:
 
     text: str | None
     sent_at: float
+    sent_wall: float = 0.0  # time.time() at sent_at: to place the turn among the app's rows
     answers_before: int = 0  # assistant blocks the previous run drew
     first_text_at: float | None = None
     ended_at: float | None = None
@@ -140,7 +141,7 @@ class WsSession:
     async def _send(self, msg: BackMsg, text: str | None) -> Turn:
         assert self._ws is not None, "use the session as `async with`"
         self._ended.clear()
-        turn = Turn(text, time.perf_counter(), answers_before=self._answers_last_run)
+        turn = Turn(text, time.perf_counter(), time.time(), answers_before=self._answers_last_run)
         self._turn = turn
         await self._ws.send(msg.SerializeToString())
         return turn
