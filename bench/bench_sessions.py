@@ -251,6 +251,21 @@ def first_token_splits(db_path: Path, batch: Batch) -> tuple[list[Split], list[S
     return splits
 
 
+def incomplete_answers(db_path: Path) -> list[tuple[object, ...]]:
+    """Aeries' chat answers that did not end normally (the figures count only whole answers:
+    a client that sent the wrong widget values would show up here as short answers)."""
+    from aeries.store.db import Database
+
+    db = Database(db_path)
+    try:
+        return db.rows(
+            "SELECT status, finish_reason, count(*) FROM exchanges WHERE source = 'chat' "
+            "AND (status <> 'ok' OR finish_reason IS DISTINCT FROM 'stop') GROUP BY ALL"
+        )
+    finally:
+        db.close()
+
+
 def split_report(db_path: Path, results: dict[int, dict[str, Batch]]) -> None:
     print("\nAeries' first token, p50 of each part (submit → request sent → first chunk → text):")
     print(f"{'N':>3} {'msg':>3} {'before':>7} {'model':>7} {'after':>7}")
@@ -334,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     ordered = {n: {s.name: r[s.name] for s in subjects} for n, r in results.items()}
     report(ordered, args)
     split_report(db_path, ordered)
+    for status, finish, count in incomplete_answers(db_path):
+        print(f"Aeries: {count} answers ended {status}/{finish}, not ok/stop", file=sys.stderr)
     return 0
 
 

@@ -48,6 +48,7 @@ from urllib.parse import urlsplit
 
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.Element_pb2 import Element
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 CURSOR = "▌"
@@ -104,6 +105,9 @@ class WsSession:
         self._answers_last_run = 0
         self._turn: Turn | None = None
         self._ended = asyncio.Event()
+        # Every value widget drawn so far and the value it shows, sent back with each rerun as
+        # the browser does (a rerun without them resets those widgets to their defaults).
+        self._widgets: dict[str, tuple[str, object]] = {}
 
     async def __aenter__(self) -> WsSession:
         self._ws = await websockets.connect(
@@ -130,6 +134,13 @@ class WsSession:
 
     def _client_state(self, msg: BackMsg) -> None:
         state = msg.rerun_script
+        for wid, (field_name, value) in self._widgets.items():
+            widget = state.widget_states.widgets.add()
+            widget.id = wid
+            if field_name == "double_array_value":
+                widget.double_array_value.data.extend(value)  # type: ignore[arg-type]
+            else:
+                setattr(widget, field_name, value)
         state.query_string = self.query_string
         state.page_script_hash = self.page_script_hash
         ctx = state.context_info
@@ -241,6 +252,9 @@ class WsSession:
             return
         element = delta.new_element
         kind = element.WhichOneof("type")
+        shown = _shown_value(kind, element, self._widgets)
+        if shown is not None:
+            self._widgets[getattr(element, kind).id] = shown
         if kind == "chat_input":
             wid = element.chat_input.id
             if self.chat_key is None:
@@ -267,3 +281,30 @@ class WsSession:
         shown = "".join(body.replace(CURSOR, "").split())
         if shown and shown != "".join(turn.text.split()):
             turn.first_text_at = now
+
+
+def _shown_value(
+    kind: str | None, element: Element, known: dict[str, tuple[str, object]]
+) -> tuple[str, object] | None:
+    """The widget state field and value a browser holds for a value widget just drawn: the
+    value the script set, else what it held already, else the widget's default; None for
+    other elements and for a known widget the script did not set (its value stays)."""
+    if kind is None:
+        return None
+    proto = getattr(element, kind)
+    if not hasattr(proto, "set_value") or (proto.id in known and not proto.set_value):
+        return None
+    if kind == "slider":
+        return "double_array_value", list(proto.value if proto.set_value else proto.default)
+    if kind == "number_input":
+        return "double_value", proto.value if proto.set_value else proto.default
+    if kind == "checkbox":  # toggles too
+        return "bool_value", proto.value if proto.set_value else proto.default
+    if kind in ("text_area", "text_input"):
+        return "string_value", proto.value if proto.set_value else proto.default
+    if kind == "selectbox":
+        if proto.set_value:
+            return "string_value", proto.raw_value
+        if proto.options:
+            return "string_value", proto.options[proto.default]
+    return None
