@@ -166,6 +166,7 @@ def build_runtime(settings: Settings) -> Runtime:
         ),
         rt.find_model,
         observer_model=settings.observer_model,
+        answers=pool.live,  # the answers people are reading: observations wait for them
     )
     # At exit, before the writer's own hook (exit hooks run last-in first); a weak reference,
     # so runtimes that tests build and close are not kept alive until exit.

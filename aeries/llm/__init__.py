@@ -3,7 +3,13 @@ every failure mapped to a message a person can act on. The call's data types liv
 aeries.calls (the store builds rows from them without importing this package)."""
 
 from aeries.calls import CallResult, ChatRequest, Delta, Sampling, Status, StreamHook
-from aeries.llm.client import ClientPool, LLMStream, stream_chat, warm_up_client_stack
+from aeries.llm.client import (
+    ClientPool,
+    LiveStreams,
+    LLMStream,
+    stream_chat,
+    warm_up_client_stack,
+)
 from aeries.llm.endpoints import EndpointStatus, ModelInfo, answers, list_models
 from aeries.llm.errors import RESTING, ErrorInfo, describe_error
 
@@ -16,6 +22,7 @@ __all__ = [
     "EndpointStatus",
     "ErrorInfo",
     "LLMStream",
+    "LiveStreams",
     "ModelInfo",
     "Sampling",
     "Status",

@@ -33,10 +33,40 @@ from aeries.vocabulary import SERVER_ENDINGS
 log = logging.getLogger(__name__)
 
 
+class LiveStreams:
+    """How many streams of one pool are being read right now, and a wait for a moment when
+    none is (the observer takes its model calls out of the way of answers being shown)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._quiet = threading.Condition()
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def opened(self) -> None:
+        with self._quiet:
+            self._count += 1
+
+    def closed(self) -> None:
+        with self._quiet:
+            self._count -= 1
+            if self._count == 0:
+                self._quiet.notify_all()
+
+    def wait_quiet(self, timeout_s: float) -> bool:
+        """Wait until no stream is open, at most ``timeout_s``; whether it is quiet now."""
+        with self._quiet:
+            return self._quiet.wait_for(lambda: self._count == 0, max(0.0, timeout_s))
+
+
 class ClientPool:
-    """One openai client per endpoint, created on first use and reused (keeps connections warm)."""
+    """One openai client per endpoint, created on first use and reused (keeps connections warm).
+    ``live`` counts the streams opened through it that are still being read."""
 
     def __init__(self, api_key: str, *, connect_timeout_s: float, read_timeout_s: float) -> None:
+        self.live = LiveStreams()
         self._api_key = api_key
         self._timeout = openai.Timeout(read_timeout_s, connect=connect_timeout_s)
         self._clients: dict[str, openai.OpenAI] = {}
@@ -72,9 +102,14 @@ class LLMStream:
     """
 
     def __init__(
-        self, client: openai.OpenAI, request: ChatRequest, hook: StreamHook | None = None
+        self,
+        client: openai.OpenAI,
+        request: ChatRequest,
+        hook: StreamHook | None = None,
+        live: LiveStreams | None = None,
     ) -> None:
         self.request = request
+        self._live = live
         self.result = CallResult(id=new_id())
         self._client = client
         self._hook = hook
@@ -128,6 +163,8 @@ class LLMStream:
             self._fail(exc)
             return self
         self._reader = threading.Thread(target=self._read, name="aeries-stream", daemon=True)
+        if self._live is not None:
+            self._live.opened()  # closed by the reader, however the stream ends
         self._reader.start()
         return self
 
@@ -215,6 +252,8 @@ class LLMStream:
                 self._queue.put(delta)
             self._read_status = status
             self._queue.put(None)
+            if self._live is not None:
+                self._live.closed()
 
     def _call_hook(self, now: float | None) -> None:
         hook = self._hook
@@ -349,4 +388,4 @@ def stream_chat(
     pool: ClientPool, request: ChatRequest, hook: StreamHook | None = None
 ) -> LLMStream:
     """Open a streaming call (request sent immediately)."""
-    return LLMStream(pool.get(request.endpoint), request, hook).start()
+    return LLMStream(pool.get(request.endpoint), request, hook, pool.live).start()

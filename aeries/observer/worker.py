@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from aeries.calls import StudyRef
-from aeries.llm import ChatRequest, ClientPool, ModelInfo, Sampling, stream_chat
+from aeries.llm import ChatRequest, ClientPool, LiveStreams, ModelInfo, Sampling, stream_chat
 from aeries.observer.extraction import (
     EXTRACTOR,
     PROMPT_HASH,
@@ -37,6 +38,8 @@ from aeries.vocabulary import HeuristicName
 log = logging.getLogger(__name__)
 
 MODEL_PROVENANCE = Provenance(EXTRACTOR, VERSION, PROMPT_HASH)
+# How long after its answer an observation may wait for the answers still streaming to end.
+YIELD_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -94,13 +97,18 @@ class Observer:
         workers: int = 2,
         max_pending: int = 64,
         extra_body: dict[str, Any] | None = None,
+        answers: LiveStreams | None = None,
+        yield_s: float = YIELD_S,
     ) -> None:
         self.writer = writer
+        self.answers = answers
+        self.yield_s = yield_s
         self.pool = pool
         self.resolve_model = resolve_model
         self.observer_model = observer_model
         self.extra_body = extra_body
-        self._queue: queue.Queue[FinishedTurn | None] = queue.Queue(max_pending)
+        # Each turn with the time it was queued (monotonic).
+        self._queue: queue.Queue[tuple[float, FinishedTurn] | None] = queue.Queue(max_pending)
         self._idle = threading.Condition()
         self._busy = 0
         self._threads = [
@@ -115,7 +123,7 @@ class Observer:
         with self._idle:
             self._busy += 1
         try:
-            self._queue.put_nowait(turn)
+            self._queue.put_nowait((time.monotonic(), turn))
         except queue.Full:
             self._done()
             self._error(turn, "overloaded", "observer queue full; turn skipped")
@@ -147,10 +155,16 @@ class Observer:
 
     def _work(self) -> None:
         while True:
-            turn = self._queue.get()
-            if turn is None:
+            item = self._queue.get()
+            if item is None:
                 return
+            queued_at, turn = item
             try:
+                if self.answers is not None:
+                    # An observation is never urgent, answers on screen are: wait for a
+                    # moment when none is streaming, but no longer than yield_s after the
+                    # answer ended (so a busy server delays observations, never loses them).
+                    self.answers.wait_quiet(queued_at + self.yield_s - time.monotonic())
                 self.observe(turn)
             except Exception as exc:  # never let one turn kill the worker
                 log.exception("observer failed")

@@ -214,3 +214,26 @@ def test_timings_are_taken_on_arrival_not_when_the_caller_reads(pool, sim):
     assert len(deltas) == 10
     assert stream.result.ttft_ms < 80  # not ~250: the reader stamped the chunk on arrival
     assert stream.result.e2e_ms < 200
+
+
+@pytest.mark.parametrize(
+    "ending",
+    ["whole", "closed", "midstream_error", "drop", "server_down"],
+)
+def test_the_pool_counts_a_stream_as_live_until_it_ends_however_it_ends(pool, sim, ending):
+    if ending == "server_down":
+        stream = stream_chat(pool, ChatRequest("http://127.0.0.1:9/v1", "m", HI))
+    elif ending in ("midstream_error", "drop"):
+        stream = call(pool, sim, tokens=50, itl_ms=20, fault=ending, fault_after=5)
+    else:
+        stream = call(pool, sim, tokens=50, itl_ms=20)
+    if ending != "server_down":
+        assert pool.live.count == 1  # sent: live before a token is read
+        assert not pool.live.wait_quiet(0.05)
+    if ending == "closed":
+        next(iter(stream))
+        stream.close()
+    else:
+        stream.collect()
+    assert wait_until(lambda: pool.live.count == 0)
+    assert pool.live.wait_quiet(0.0)

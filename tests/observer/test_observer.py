@@ -7,7 +7,7 @@ import json
 import pytest
 
 from aeries.ids import new_id, utcnow
-from aeries.llm import ClientPool, ModelInfo
+from aeries.llm import ClientPool, LiveStreams, ModelInfo
 from aeries.observer import (
     PROMPT_HASH,
     SCHEMA,
@@ -197,3 +197,28 @@ def test_full_queue_skips_turn_and_records_it(store, sim):
     assert observer.drain(15)
     errors = [r[3] for r in signals(db, writer) if r[1] == "observer_error"]
     assert sum(e.startswith("overloaded") for e in errors) == results.count(False)
+
+
+def test_an_observation_waits_for_the_answers_streaming_then_runs(store, sim):
+    db, writer = store
+    answers = LiveStreams()
+    observer = make_observer(store, answers=answers, yield_s=30.0)
+    answers.opened()  # somebody's answer is on its way to their screen
+    observer.submit(turn(sim.base_url))
+    assert not observer.drain(0.5)  # not observed while it streams
+    assert signals(db, writer) == []
+    answers.closed()
+    assert observer.drain(10)
+    assert {r[0] for r in signals(db, writer)} == {"heuristic", "observer"}
+    observer.close()
+
+
+def test_an_observation_waits_no_longer_than_yield_s(store, sim):
+    db, writer = store
+    answers = LiveStreams()
+    answers.opened()  # a stream that never ends
+    observer = make_observer(store, answers=answers, yield_s=0.3)
+    observer.submit(turn(sim.base_url))
+    assert observer.drain(10)
+    assert {r[0] for r in signals(db, writer)} == {"heuristic", "observer"}
+    observer.close()
