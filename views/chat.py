@@ -22,7 +22,7 @@ from aeries.ui.chat import (
     take_pending,
 )
 from aeries.ui.identity import resolve_identity
-from aeries.ui.notices import take_notice
+from aeries.ui.notices import show_notice
 from aeries.ui.resources import get_runtime
 from aeries.ui.sign_in import identity_box, sign_in_page
 from aeries.ui.store_health import NOT_SENT, store_is_down
@@ -65,8 +65,7 @@ choice = early if turn is not None else draw_sidebar_controls()
 if turn is None and choice is not None and early is None:
     turn = start_turn(rt, view, choice, to_send, action)
 
-if note := take_notice():
-    st.toast(note)
+show_notice()
 conversation_heading(view)
 if hint:
     st.warning(hint)

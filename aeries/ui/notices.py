@@ -1,5 +1,9 @@
-"""One-line notices shown once, as a toast, at the top of the next run of the chat page (any
-page may leave one: an action's result, a link that did not sign in)."""
+"""One-line notices shown once, as a toast, in the next run of a page (any page may leave one:
+an action's result, a link that did not sign in).
+
+An action that reruns the page leaves a notice instead of calling ``st.toast`` itself: a toast
+drawn just before ``st.rerun()`` is dropped with that run's unsent deltas whenever the rerun
+starts before they are sent."""
 
 from __future__ import annotations
 
@@ -16,3 +20,9 @@ def notice(text: str) -> None:
 def take_notice() -> str | None:
     """The notice to show now, if any."""
     return st.session_state.pop(_NOTICE, None)
+
+
+def show_notice() -> None:
+    """Show the notice left for this run, if any, as a toast."""
+    if note := take_notice():
+        st.toast(note)

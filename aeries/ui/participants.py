@@ -18,6 +18,7 @@ from aeries.store.users import (
     set_role,
 )
 from aeries.ui.identity import personal_link
+from aeries.ui.notices import notice
 from aeries.ui.text import literal
 
 _MADE = "aeries.participants.made"
@@ -102,7 +103,7 @@ def _account_actions(rt: Runtime, rows: list[dict[str, object]]) -> None:
         key=f"aeries.participants.renew.{account.id}",
     ):
         renew_link(rt.db, account.id)
-        st.toast("New link made; the old one no longer signs in.")
+        notice("New link made; the old one no longer signs in.")
         st.rerun()
     annotator = right.toggle(
         "Annotator",

@@ -17,6 +17,7 @@ from aeries.store.personas import (
     save_persona,
     visible_personas,
 )
+from aeries.ui.notices import notice
 from aeries.ui.store_health import store_is_down
 from aeries.ui.text import label, literal
 
@@ -159,7 +160,7 @@ def _form(rt: Runtime, editor: Editor, persona: Persona, *, is_new: bool) -> Non
         return
     _select(saved.id)
     st.session_state.pop(_DRAFT, None)
-    st.toast(f"Saved “{literal(saved.name)}”.")
+    notice(f"Saved “{literal(saved.name)}”.")
     st.rerun()
 
 
@@ -189,5 +190,5 @@ def _actions(rt: Runtime, editor: Editor, persona: Persona) -> None:
             st.error(literal(str(exc)))
             return
         _select(None)
-        st.toast(f"Deleted “{literal(persona.name)}”.")
+        notice(f"Deleted “{literal(persona.name)}”.")
         st.rerun()

@@ -39,6 +39,9 @@ def test_default_persona_exists_and_cannot_be_deleted(app, env):
 def test_persona_create_edit_duplicate_delete(app, env):
     at = open_personas(app().run())
     pid = create_persona(at, "Terse tutor", "Answer in one sentence.")
+    # Said after the page's rerun: a toast drawn just before st.rerun() is dropped with the
+    # run's unsent deltas whenever the rerun starts first.
+    assert [t.value for t in at.toast] == [f"Saved “{literal('Terse tutor')}”."]
     assert db_rows(
         env, "SELECT name, system_prompt, temperature, thinking FROM personas WHERE id = ?", [pid]
     ) == [("Terse tutor", "Answer in one sentence.", 0.2, False)]
@@ -55,6 +58,7 @@ def test_persona_create_edit_duplicate_delete(app, env):
     at.radio(key="aeries.personas.pick").set_value(copy).run()
     at.button(key=f"p-del-{copy}").click().run()
     assert db_rows(env, "SELECT deleted FROM personas WHERE id = ?", [copy]) == [(True,)]
+    assert [t.value for t in at.toast] == [f"Deleted “{literal('Terse tutor v2 (copy)')}”."]
     assert not at.exception
 
 
