@@ -6,14 +6,17 @@ The baseline (``bench/minimal_chat_page.py``) hands the openai stream to ``st.wr
 one screen update per token, each re-sending the whole text so far.
 
 Measured per answer, in the page: time from the Enter keydown to the first answer text on
-screen and to the complete answer on screen (a MutationObserver samples the answer's text);
-and the websocket bytes the browser received from Enter until the app is idle again (for
-Aeries this includes the rerun that redraws the finished answer with its buttons).
+screen (in three cases: the first message of a freshly loaded page, in a new browser
+context; the first message after New chat; and the next message of that conversation, with
+its history on the page) and to the complete answer on screen (a MutationObserver samples
+the answer's text); and the websocket bytes the browser received from Enter until the app
+is idle again (for Aeries this includes the rerun that redraws the finished answer with its
+buttons).
 
     python -m bench.bench_browser [--ttft-ms 150] [--itl-ms 10] [--short 12] [--long 3]
 
-``--short`` answers (60 tokens) give the first-token figures; ``--long`` answers
-(1,500 tokens) give the last-token and bytes figures. Prints medians and ratios, and where
+``--short`` rounds of three answers each (60 tokens) give the first-token figures; ``--long``
+answers (1,500 tokens) give the last-token and bytes figures. Prints medians and ratios, and where
 Aeries' first-token time goes (from its exchange log: when the request left, and its TTFT).
 """
 
@@ -47,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BASELINE_PAGE = "bench/minimal_chat_page.py"  # relative to ROOT, as `streamlit run` takes it
 
 ANSWER = "[data-testid=stChatMessage]:has([data-testid=stChatMessageAvatarAssistant])"
+CASES = ("fresh page", "after New chat", "later turn")
 LONG_TOKENS = 1500
 SHORT_TOKENS = 60
 
@@ -87,7 +91,7 @@ class Subject:
     app: AppProcess
     page: Page | None = None
     ws_bytes: int = 0
-    first_ms: list[float] = field(default_factory=list)
+    first_ms: dict[str, list[float]] = field(default_factory=dict)  # by CASES
     sent_at: dict[str, float] = field(default_factory=dict)  # question -> Enter (epoch s)
     first_by_question: dict[str, float] = field(default_factory=dict)
     last_ms: list[float] = field(default_factory=list)
@@ -151,8 +155,11 @@ def _answer(subject: Subject, text: str) -> tuple[float, float, int, int]:
 
 
 def _open(subject: Subject, url: str, browser, participant: str | None = None) -> None:
-    """Open the page (for Aeries: sign ``participant`` in through the start page, as a person
-    does) before anything is measured."""
+    """Open the page in a new browser context, a new session (for Aeries: ``participant``
+    signs in through the start page, as a person does, then comes back with the link it
+    got) before anything is measured; the previous context is closed."""
+    if subject.page is not None:
+        subject.page.context.close()
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.on("websocket", subject.count)
@@ -236,11 +243,20 @@ def main(argv: list[str] | None = None) -> int:
             for subject in subjects:  # warm-up: first answer of each server
                 _answer(subject, "Warm up")
                 _new_chat(subject)
+            urls = {"Aeries": (aeries.app.url, "bench"), "minimal": (minimal.app.url, None)}
             for i in range(args.short):
                 for subject in subjects if i % 2 == 0 else subjects[::-1]:
-                    first, *_ = _answer(subject, f"Short question number {i}")
-                    subject.first_ms.append(first)
-                    _new_chat(subject)
+                    _open(subject, urls[subject.name][0], browser, urls[subject.name][1])
+                    questions = (
+                        f"Short question number {i}",
+                        f"Short question number {i}, after New chat",
+                        f"And a follow-up to question {i}",
+                    )
+                    for case, question in zip(CASES, questions, strict=True):
+                        if case == "after New chat":
+                            _new_chat(subject)
+                        first, *_ = _answer(subject, question)
+                        subject.first_ms.setdefault(case, []).append(first)
             sim.configure(tokens=LONG_TOKENS)
             wanted = {"Aeries": 2 * LONG_TOKENS, "minimal": None}
             for subject in subjects:
@@ -272,23 +288,27 @@ def _report(
     args: argparse.Namespace,
     breakdown: dict[str, float] | None,
 ) -> None:
-    first_a, first_m = _median(aeries.first_ms), _median(minimal.first_ms)
     last_a, last_m = _median(aeries.last_ms), _median(minimal.last_ms)
     bytes_a, bytes_m = _median(aeries.bytes_long), _median(minimal.bytes_long)
     print(
         f"simulator: TTFT {args.ttft_ms:g} ms, ITL {args.itl_ms:g} ms; "
-        f"{len(aeries.first_ms)} first-token samples and {len(aeries.last_ms)} "
+        f"{args.short} first-token samples per case and {len(aeries.last_ms)} "
         f"{LONG_TOKENS:,}-token answers per page, interleaved; {today()}"
     )
+    for case in CASES:
+        a, m = aeries.first_ms[case], minimal.first_ms[case]
+        print(
+            f"  first token, {case:15}: Aeries p50 {_median(a):5.0f} ms "
+            f"(min {min(a):.0f}, max {max(a):.0f}) | minimal p50 {_median(m):5.0f} ms "
+            f"(min {min(m):.0f}, max {max(m):.0f}) | Aeries / minimal "
+            f"{_median(a) / _median(m):.3f} (target ≤ 1.05)"
+        )
     for s in (aeries, minimal):
         print(
-            f"  {s.name:8} first token p50 {_median(s.first_ms):7.0f} ms "
-            f"(min {min(s.first_ms):.0f}, max {max(s.first_ms):.0f}) | "
-            f"last token p50 {_median(s.last_ms):7.0f} ms | "
+            f"  {s.name:8} last token p50 {_median(s.last_ms):7.0f} ms | "
             f"ws bytes per long answer p50 {_median(s.bytes_long):>11,.0f} "
             f"({_median(s.chars_long):,.0f} chars)"
         )
-    print(f"first token: Aeries / minimal = {first_a / first_m:.3f} (target ≤ 1.1)")
     print(f"last token:  Aeries / minimal = {last_a / last_m:.3f}")
     print(f"ws bytes:    minimal / Aeries = {bytes_m / bytes_a:.1f}× (target ≥ 5×)")
     if breakdown:
