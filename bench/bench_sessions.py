@@ -40,6 +40,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aeries.store.db import Database
 from bench._common import pct, today
 from bench.ws_client import Turn, WsSession
 from tests.e2e.helpers import RESEARCHER_SECRET, AppProcess, SimProcess
@@ -88,7 +89,6 @@ def make_links(db_path: Path, count: int) -> list[tuple[str, str]]:
 
     from aeries.auth import name_key, participant_token
     from aeries.auth.tokens import load_or_create_key
-    from aeries.store.db import Database
     from aeries.store.migrations import migrate
     from aeries.store.users import create_account
 
@@ -226,54 +226,42 @@ class Split:
     after_ms: float  # first chunk → answer text on the client (drawing and sending it)
 
 
-def first_token_splits(db_path: Path, batch: Batch) -> tuple[list[Split], list[Split]]:
+def first_token_splits(db: Database, batch: Batch) -> tuple[list[Split], list[Split]]:
     """Each Aeries session's two turns matched to its chat exchanges (one account per
-    session, so the k-th exchange is the k-th message). Read after the app has stopped."""
-    from aeries.store.db import Database
-
-    db = Database(db_path)
+    session, so the k-th exchange is the k-th message)."""
     splits: tuple[list[Split], list[Split]] = ([], [])
-    try:
-        for account, *turns in zip(batch.accounts, batch.first, batch.second, strict=True):
-            rows = db.rows(
-                "SELECT started_at, ttft_ms FROM exchanges WHERE user_id = ? AND source = 'chat' "
-                "ORDER BY started_at",
-                [account],
-            )
-            for turn, row, out in zip(turns, rows, splits, strict=False):
-                started, ttft = row
-                if turn.first_text_ms is None or ttft is None:
-                    continue
-                before = (started.timestamp() - turn.sent_wall) * 1e3
-                out.append(Split(before, ttft, turn.first_text_ms - before - ttft))
-    finally:
-        db.close()
+    for account, *turns in zip(batch.accounts, batch.first, batch.second, strict=True):
+        rows = db.rows(
+            "SELECT started_at, ttft_ms FROM exchanges WHERE user_id = ? AND source = 'chat' "
+            "ORDER BY started_at",
+            [account],
+        )
+        for turn, row, out in zip(turns, rows, splits, strict=False):
+            started, ttft = row
+            if turn.first_text_ms is None or ttft is None:
+                continue
+            before = (started.timestamp() - turn.sent_wall) * 1e3
+            out.append(Split(before, ttft, turn.first_text_ms - before - ttft))
     return splits
 
 
-def incomplete_answers(db_path: Path) -> list[tuple[object, ...]]:
+def incomplete_answers(db: Database) -> list[tuple[object, ...]]:
     """Aeries' chat answers that did not end normally (the figures count only whole answers:
     a client that sent the wrong widget values would show up here as short answers)."""
-    from aeries.store.db import Database
-
-    db = Database(db_path)
-    try:
-        return db.rows(
-            "SELECT status, finish_reason, count(*) FROM exchanges WHERE source = 'chat' "
-            "AND (status <> 'ok' OR finish_reason IS DISTINCT FROM 'stop') GROUP BY ALL"
-        )
-    finally:
-        db.close()
+    return db.rows(
+        "SELECT status, finish_reason, count(*) FROM exchanges WHERE source = 'chat' "
+        "AND (status <> 'ok' OR finish_reason IS DISTINCT FROM 'stop') GROUP BY ALL"
+    )
 
 
-def split_report(db_path: Path, results: dict[int, dict[str, Batch]]) -> None:
+def split_report(db: Database, results: dict[int, dict[str, Batch]]) -> None:
     print("\nAeries' first token, p50 of each part (submit → request sent → first chunk → text):")
     print(f"{'N':>3} {'msg':>3} {'before':>7} {'model':>7} {'after':>7}")
     for n, by_app in results.items():
         batch = by_app.get("Aeries")
         if batch is None or not batch.first:
             continue
-        for msg, splits in enumerate(first_token_splits(db_path, batch), start=1):
+        for msg, splits in enumerate(first_token_splits(db, batch), start=1):
             if not splits:
                 continue
             parts = [
@@ -348,9 +336,13 @@ def main(argv: list[str] | None = None) -> int:
         sim.stop()
     ordered = {n: {s.name: r[s.name] for s in subjects} for n, r in results.items()}
     report(ordered, args)
-    split_report(db_path, ordered)
-    for status, finish, count in incomplete_answers(db_path):
-        print(f"Aeries: {count} answers ended {status}/{finish}, not ok/stop", file=sys.stderr)
+    db = Database(db_path)  # Aeries' own log, read once the app has stopped
+    try:
+        split_report(db, ordered)
+        for status, finish, count in incomplete_answers(db):
+            print(f"Aeries: {count} answers ended {status}/{finish}, not ok/stop", file=sys.stderr)
+    finally:
+        db.close()
     return 0
 
 
