@@ -63,6 +63,12 @@ def is_storage_error(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.Error) and any(word in text for word in _STORAGE_WORDS)
 
 
+# One process owns a DuckDB file, so a lock that serialises the process's threads serialises
+# every writer of that file. Keyed by (file, purpose); shared by every Database on the file.
+_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
 class Database:
     """A DuckDB file opened once; every call uses its own cursor so threads never share one."""
 
@@ -134,6 +140,16 @@ class Database:
         """A query's result as a pandas DataFrame."""
         with self.cursor() as cur:
             return cur.execute(sql, params).df()
+
+    @contextlib.contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        """Hold the store-wide lock named ``key`` for the block: a check-then-write that must
+        not interleave with the same check-then-write anywhere else on this store (a name
+        being claimed, a study slot being filled)."""
+        with _LOCKS_GUARD:
+            held = _LOCKS.setdefault((str(self.path.resolve()), key), threading.Lock())
+        with held:
+            yield
 
     def checkpoint(self) -> None:
         """Move everything in the write-ahead log into the database file, so a copy of the
