@@ -40,6 +40,9 @@ class Settings:
     base_urls: tuple[str, ...] = ()
     api_key: str = field(default="EMPTY", repr=False)
     db_path: Path = Path(DEFAULT_DB)
+    # A postgresql:// URL (the shared store for several app processes) or None (the DuckDB
+    # file db_path). With a URL, db_path names the local base of spill and key files.
+    db_url: str | None = field(default=None, repr=False)
     history: int = DEFAULT_HISTORY
     observer_model: str | None = None
     researchers: tuple[str, ...] = ()
@@ -55,6 +58,19 @@ class Settings:
     def endpoints_configured(self) -> bool:
         """True when the operator named endpoints (so Aeries must never fall back silently)."""
         return bool(self.base_urls)
+
+    @property
+    def store_target(self) -> str | Path:
+        """What ``Database(...)`` opens: the PostgreSQL URL, or the DuckDB file."""
+        return self.db_url or self.db_path
+
+    @property
+    def store_label(self) -> str:
+        """The store as pages name it (no password)."""
+        if self.db_url is None:
+            return str(self.db_path)
+        parts = urlsplit(self.db_url)
+        return f"postgresql://{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
 
     @property
     def key_path(self) -> Path:
@@ -182,8 +198,28 @@ def _base_urls(value: object | None) -> tuple[str, ...]:
     return urls
 
 
+def is_postgres_url(target: object) -> bool:
+    """Whether ``target`` names a PostgreSQL database rather than a DuckDB file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def _db_url(value: object | None) -> str | None:
+    text = _as_text(value, "db")
+    if not is_postgres_url(text):
+        return None
+    assert text is not None
+    parts = urlsplit(text)
+    if not parts.path.strip("/"):
+        raise ConfigError("AERIES_DB's PostgreSQL URL must name a database (…/dbname).")
+    return text
+
+
 def _db_path(value: object | None) -> Path:
     text = _as_text(value, "db") or DEFAULT_DB
+    if is_postgres_url(text):
+        # Spill files (rows kept while the server is away) and the signing key stay local.
+        name = urlsplit(text).path.strip("/").replace("/", "_") or "postgres"
+        return Path(DEFAULT_DB).with_name(f"postgres-{name}")
     if text == ":memory:":
         raise ConfigError("AERIES_DB must be a file path; an in-memory database loses every row.")
     path = Path(text).expanduser()
@@ -257,6 +293,7 @@ def load_settings(
         base_urls=_base_urls(pick("base_url")),
         api_key=_as_text(pick("api_key"), "api_key") or "EMPTY",
         db_path=_db_path(pick("db")),
+        db_url=_db_url(pick("db")),
         history=_as_whole(pick("history"), "history", DEFAULT_HISTORY, lo=1, hi=MAX_HISTORY),
         observer_model=_as_text(pick("observer_model"), "observer_model"),
         researchers=_emails(pick("researchers"), "researchers"),

@@ -16,8 +16,6 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import duckdb
-
 from aeries.auth import SignInThrottle, load_or_create_key
 from aeries.config import DEFAULT_BASE_URL, Settings
 from aeries.llm import (
@@ -29,7 +27,7 @@ from aeries.llm import (
     warm_up_client_stack,
 )
 from aeries.observer import Observer
-from aeries.store.db import Database
+from aeries.store.db import Database, store_errors
 from aeries.store.inflight import recover_inflight
 from aeries.store.migrations import migrate
 from aeries.store.writer import Writer, replay_spills
@@ -105,14 +103,14 @@ class Runtime:
 
 def open_store(settings: Settings) -> tuple[Database, Writer]:
     """Open (and migrate) the database and start its writer; raises DatabaseLocked."""
-    db = Database(settings.db_path)
+    db = Database(settings.store_target)
     try:
         migrate(db)
         replay_spills(db)  # rows an earlier process kept on disk while the store failed
         recover_inflight(db)  # answers a crash left half-streamed
         try:  # a copy of the file alone then holds the schema and every row
             db.checkpoint()
-        except duckdb.Error as exc:  # e.g. a full disk: the writer will say so; start anyway
+        except store_errors() as exc:  # e.g. a full disk: the writer says so; start anyway
             log.warning("Checkpoint at start failed: %s", exc)
     except Exception:
         db.close()

@@ -1,19 +1,28 @@
-"""The DuckDB connection: one per process, a fresh cursor for every query."""
+"""The store's one interface, over two engines: an embedded DuckDB file (the default: one
+process) or a shared PostgreSQL database (several app processes).
+
+``Database(target)`` opens the engine the target names: a file path (or ``:memory:``) is a
+DuckDB file (`aeries.store.duckdb_file`), a ``postgresql://`` URL a PostgreSQL database
+(`aeries.store.postgres`). Table modules see only this class: ``?`` placeholders, a fresh
+cursor per call, ``transaction()``, ``lock(key)``; SQL is written once in forms both accept.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import re
-import threading
-import time
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import pandas as pd
 
+from aeries.config import is_postgres_url
+
 Params = Sequence[Any] | dict[str, Any] | None
+Dialect = Literal["duckdb", "postgres"]
 
 
 class DatabaseLocked(RuntimeError):
@@ -33,7 +42,8 @@ class DatabaseLocked(RuntimeError):
 
 
 class DatabaseError(RuntimeError):
-    """The database file cannot be opened (corrupt, unreadable, not a DuckDB file)."""
+    """The store cannot be opened or reached (a corrupt or unreadable file, a PostgreSQL
+    server that does not answer), or its connection is closed."""
 
 
 _STORAGE_WORDS = (
@@ -51,10 +61,18 @@ _STORAGE_WORDS = (
 )
 
 
+def _from_psycopg(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith(("psycopg", "psycopg_pool"))
+
+
 def is_storage_error(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database cannot write right now (full disk, unwritable folder,
-    I/O failure), as opposed to a row it will never accept: the first kind is waited out and
-    retried, the second is set aside."""
+    """Whether ``exc`` says the store cannot write right now (full disk, unwritable folder,
+    I/O failure, a PostgreSQL server down or gone), as opposed to a row it will never
+    accept: the first kind is waited out and retried, the second is set aside."""
+    if _from_psycopg(exc):
+        from aeries.store.postgres import is_pg_store_failure
+
+        return is_pg_store_failure(exc)
     if isinstance(exc, OSError | duckdb.IOException | duckdb.FatalException):
         return True
     if isinstance(exc, DatabaseError):
@@ -63,46 +81,81 @@ def is_storage_error(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.Error) and any(word in text for word in _STORAGE_WORDS)
 
 
-# One process owns a DuckDB file, so a lock that serialises the process's threads serialises
-# every writer of that file. Keyed by (file, purpose); shared by every Database on the file.
-_LOCKS: dict[tuple[str, str], threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
+def store_errors() -> tuple[type[BaseException], ...]:
+    """Every exception class a store call can raise, for ``except store_errors():`` where a
+    page turns a failed read into a message. psycopg is named only once it is loaded (a
+    DuckDB-only process never imports it)."""
+    errors: tuple[type[BaseException], ...] = (duckdb.Error, DatabaseError)
+    if "psycopg" in sys.modules:
+        import psycopg
+
+        errors += (psycopg.Error,)
+    return errors
 
 
 class Database:
-    """A DuckDB file opened once; every call uses its own cursor so threads never share one."""
+    """The store: every call uses its own cursor so threads never share one.
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if str(path) != ":memory:":
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise DatabaseError(
-                    f"The folder for the database {self.path} cannot be made: "
-                    f"{exc.strerror or exc} ({exc.filename or self.path.parent}). "
-                    "Point AERIES_DB at a file in a folder Aeries can write."
-                ) from None
-        try:
-            self._con = duckdb.connect(str(path))
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise DatabaseLocked(self.path, str(exc)) from None
-            raise DatabaseError(f"The database {self.path} could not be opened: {exc}") from None
-        except duckdb.Error as exc:
-            raise DatabaseError(f"The database {self.path} could not be opened: {exc}") from None
-        self._closed = False
-        self._lock = threading.Lock()
+    ``Database(target)`` returns the engine's subclass; the subclasses implement ``cursor``,
+    ``lock``, ``checkpoint``, ``reopen`` and ``close``."""
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A new cursor (a connection to the same database) for the calling thread."""
-        with self._lock:
-            if self._closed:
-                raise DatabaseError("The database connection is closed.")
-            return self._con.cursor()
+    dialect: Dialect
+    path: Path  # the DuckDB file; for PostgreSQL the local base name of spill and key files
+
+    def __new__(cls, target: str | Path, *args: Any, **kwargs: Any) -> Database:
+        if cls is not Database:
+            return super().__new__(cls)
+        if is_postgres_url(target):
+            from aeries.store.postgres import PostgresDatabase
+
+            return super().__new__(PostgresDatabase)
+        from aeries.store.duckdb_file import DuckDBDatabase
+
+        return super().__new__(DuckDBDatabase)
+
+    @property
+    def label(self) -> str:
+        """The store as messages name it (a file path, or host/database)."""
+        return str(self.path)
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether rows outlive the process (not an in-memory DuckDB)."""
+        return str(self.path) != ":memory:"
+
+    def cursor(self) -> Any:
+        """A new cursor for the calling thread (use it in a ``with`` block)."""
+        raise NotImplementedError
+
+    def lock(self, key: str) -> contextlib.AbstractContextManager[None]:
+        """Hold the store-wide lock named ``key`` for the block: a check-then-write that must
+        not interleave with the same check-then-write anywhere else on this store (a name
+        being claimed, a study slot being filled), in this process or another."""
+        raise NotImplementedError
+
+    def checkpoint(self) -> None:
+        """Make committed rows durable in the store's own files (DuckDB: fold the WAL)."""
+        raise NotImplementedError
+
+    def reopen(self, busy_wait_s: float = 5.0) -> None:
+        """Drop the connection and connect again, after the engine has invalidated it."""
+        raise NotImplementedError
+
+    def needs_reopen(self, exc: BaseException) -> bool:
+        """Whether ``exc`` leaves the connection unusable until ``reopen``."""
+        return False
+
+    def close(self) -> None:
+        """Close the store; later calls fail clearly."""
+        raise NotImplementedError
+
+    @property
+    def closed(self) -> bool:
+        """Whether close() has run."""
+        raise NotImplementedError
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(self) -> Iterator[Any]:
         """A cursor inside one transaction: committed if the block ends normally, rolled back
         (and the error re-raised) if it raises."""
         with self.cursor() as cur:
@@ -122,12 +175,13 @@ class Database:
     def rows(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
         """All rows of a query as tuples."""
         with self.cursor() as cur:
-            return cur.execute(sql, params).fetchall()
+            return list(cur.execute(sql, params).fetchall())
 
     def one(self, sql: str, params: Params = None) -> tuple[Any, ...] | None:
         """The first row of a query, or None."""
         with self.cursor() as cur:
-            return cur.execute(sql, params).fetchone()
+            row = cur.execute(sql, params).fetchone()
+            return tuple(row) if row is not None else None
 
     def records(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
         """All rows as dicts keyed by column name."""
@@ -139,63 +193,5 @@ class Database:
     def df(self, sql: str, params: Params = None) -> pd.DataFrame:
         """A query's result as a pandas DataFrame."""
         with self.cursor() as cur:
-            return cur.execute(sql, params).df()
-
-    @contextlib.contextmanager
-    def lock(self, key: str) -> Iterator[None]:
-        """Hold the store-wide lock named ``key`` for the block: a check-then-write that must
-        not interleave with the same check-then-write anywhere else on this store (a name
-        being claimed, a study slot being filled)."""
-        with _LOCKS_GUARD:
-            held = _LOCKS.setdefault((str(self.path.resolve()), key), threading.Lock())
-        with held:
-            yield
-
-    def checkpoint(self) -> None:
-        """Move everything in the write-ahead log into the database file, so a copy of the
-        file alone holds every committed row. Raises duckdb.Error if it cannot."""
-        with self.cursor() as cur:
-            cur.execute("CHECKPOINT")
-
-    def reopen(self, busy_wait_s: float = 5.0) -> None:
-        """Close the connection and open the file again, for when DuckDB has invalidated it (a
-        failed write it could not recover from). Cursors other threads hold fail from now on
-        (ConnectionException); new cursors use the new connection. Raises DatabaseError if
-        the file cannot be opened (then cursors fail until a later reopen succeeds)."""
-        with self._lock:  # no new cursor while the connection is swapped
-            if self._closed:
-                raise DatabaseError("The database connection is closed.")
-            # DuckDB refuses to close a connection while one of its cursors runs a query: wait
-            # a little for it. The instance is only dropped from DuckDB's cache once closed.
-            deadline = time.monotonic() + busy_wait_s
-            while True:
-                try:
-                    self._con.close()
-                    break
-                except duckdb.ResourceInUseException:
-                    if time.monotonic() > deadline:
-                        break
-                    time.sleep(0.02)
-                except duckdb.Error:
-                    break  # already unusable: opening anew is all that is left
-            try:
-                self._con = duckdb.connect(str(self.path))
-            except duckdb.Error as exc:
-                raise DatabaseError(
-                    f"The database {self.path} could not be reopened: {exc}"
-                ) from None
-
-    def close(self) -> None:
-        """Checkpoint and close; later calls fail clearly."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            with contextlib.suppress(duckdb.Error):
-                self._con.execute("CHECKPOINT")
-            self._con.close()
-
-    @property
-    def closed(self) -> bool:
-        """Whether close() has run."""
-        return self._closed
+            frame: pd.DataFrame = cur.execute(sql, params).df()
+            return frame

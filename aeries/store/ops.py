@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from aeries.store.db import Params, is_storage_error
+from aeries.store.db import Dialect, Params, is_storage_error
 
 _ARROW_MIN_ROWS = 8  # below this, executemany is faster than building an Arrow table
 
@@ -42,7 +42,8 @@ Op = Insert | Execute
 
 def is_store_failure(exc: BaseException) -> bool:
     """Whether ``exc`` is the store's fault (wait and retry) rather than the op's (set aside). A
-    closed connection (one being reopened) is never the op's fault."""
+    closed connection (one being reopened) is never the op's fault. PostgreSQL's errors are
+    told apart by SQLSTATE (aeries.store.postgres.is_pg_store_failure)."""
     return is_storage_error(exc) or isinstance(exc, duckdb.ConnectionException)
 
 
@@ -82,8 +83,9 @@ def group_ops(batch: Sequence[Op]) -> list[list[Op]]:
     return [[batch[i] for i in idxs] for idxs in plan_groups(batch, set(), set())]
 
 
-def apply_group(cur: duckdb.DuckDBPyConnection, group: Sequence[Op]) -> None:
-    """Run one group: an Execute alone, or inserts (Arrow from ``_ARROW_MIN_ROWS`` rows)."""
+def apply_group(cur: Any, group: Sequence[Op], dialect: Dialect = "duckdb") -> None:
+    """Run one group: an Execute alone, or inserts (from ``_ARROW_MIN_ROWS`` rows in bulk:
+    an Arrow table on DuckDB, ``COPY`` on PostgreSQL)."""
     first = group[0]
     if isinstance(first, Execute):
         cur.execute(first.sql, first.params)
@@ -97,6 +99,9 @@ def apply_group(cur: duckdb.DuckDBPyConnection, group: Sequence[Op]) -> None:
             f"INSERT INTO {first.table} ({names}) VALUES ({marks})",
             [[op.row[c] for c in columns] for op in inserts],
         )
+        return
+    if dialect == "postgres":
+        cur.copy_rows(first.table, columns, [[op.row[c] for c in columns] for op in inserts])
         return
     table = pa.Table.from_pylist([op.row for op in inserts])
     cur.register("aeries_batch", table)

@@ -61,7 +61,7 @@ def write_back(db: Database, spill_id: str, ops: Sequence[Op], rejected: Rejecte
                     return None
                 for idxs in plan_groups(ops, singles, set(skip)):
                     try:
-                        apply_group(cur, [ops[i] for i in idxs])
+                        apply_group(cur, [ops[i] for i in idxs], db.dialect)
                     except Exception as exc:
                         if is_store_failure(exc):
                             raise
@@ -246,7 +246,7 @@ def replay_spills(db: Database) -> int:
     each once (ids already in applied_spills are skipped), deleting each after; return the
     number of ops applied. Call it after migrate() and before the Writer starts. A file that
     cannot be written back now is left for the Writer, which adopts leftovers at start."""
-    if str(db.path) == ":memory:":
+    if not db.on_disk:
         return 0
     rejected = RejectedLog(db.path)
     applied = 0

@@ -95,11 +95,11 @@ def problem_of(exc: BaseException) -> str:
         return "the database folder cannot be written"
     if isinstance(exc, duckdb.FatalException) or "invalidated" in text:
         return "the database stopped working and is being reopened"
+    if type(exc).__module__.startswith(("psycopg", "psycopg_pool")):
+        if "read-only" in text:
+            return "the database server accepts no writes (read-only)"
+        return "the database server cannot be reached"
     return "the database cannot be written"
-
-
-def _needs_reopen(exc: BaseException) -> bool:
-    return isinstance(exc, duckdb.FatalException) or "has been invalidated" in str(exc).lower()
 
 
 def _size(op: Op) -> int:
@@ -147,7 +147,7 @@ class Writer:
         self._closed = False
         self._submit_lock = threading.Lock()  # nothing is queued after the stop marker
         self._lock = threading.Lock()  # health fields, read by pages, set by the thread
-        self._on_disk = str(db.path) != ":memory:"
+        self._on_disk = db.on_disk
         self._rejected = RejectedLog(db.path if self._on_disk else None)
         # Failing state: ops wait as (seq, op, size), after those in the spill files.
         self._failing = False
@@ -312,7 +312,7 @@ class Writer:
         try:
             with self.db.transaction() as cur:
                 for group in group_ops(ops):
-                    apply_group(cur, group)
+                    apply_group(cur, group, self.db.dialect)
         except Exception as exc:
             if is_store_failure(exc):
                 return 0, exc
@@ -325,7 +325,7 @@ class Writer:
         for i, op in enumerate(ops):
             try:
                 with self.db.cursor() as cur:
-                    apply_group(cur, [op])
+                    apply_group(cur, [op], self.db.dialect)
             except Exception as exc:
                 if is_store_failure(exc):
                     return i, exc
@@ -375,7 +375,7 @@ class Writer:
             log.error("Writes wait: %s (%s); they will be written once it can", problem, exc)
         else:
             log.debug("The database still cannot be written: %s", exc)
-        self._reopen = self._reopen or _needs_reopen(exc)
+        self._reopen = self._reopen or self.db.needs_reopen(exc)
         self._retry_at = time.monotonic() + self._delay
 
     def _park(self, ops: list[Op]) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 import streamlit as st
 
 from aeries.auth import NameRefused, check_participant_name, participant_token
 from aeries.runtime import Runtime
-from aeries.store.db import is_storage_error
+from aeries.store.db import is_storage_error, store_errors
 from aeries.store.users import (
     NameTaken,
     create_account,
@@ -41,7 +40,7 @@ def _make_links(rt: Runtime) -> None:
         except NameTaken:
             problems.append(f"{raw.strip()[:80]}: already taken (its link is in the list below)")
             continue
-        except duckdb.Error as exc:
+        except store_errors() as exc:
             if not is_storage_error(exc):
                 raise
             problems.append("The database cannot be written right now; nothing more was made.")

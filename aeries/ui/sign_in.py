@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import duckdb
 import streamlit as st
 
 from aeries.auth import (
@@ -15,7 +14,7 @@ from aeries.auth import (
 from aeries.auth.researcher_secret import MIN_LENGTH
 from aeries.auth.tokens import researcher_token
 from aeries.runtime import Runtime
-from aeries.store.db import is_storage_error
+from aeries.store.db import is_storage_error, store_errors
 from aeries.store.users import NameTaken, create_account, researcher_account
 from aeries.ui.identity import (
     BAD_LINK,
@@ -65,7 +64,7 @@ def _enrol(rt: Runtime) -> None:
             "when you first started (it signs you in). Otherwise, pick another name."
         )
         return
-    except duckdb.Error as exc:
+    except store_errors() as exc:
         if not is_storage_error(exc):
             raise
         st.session_state["aeries.signin.error"] = STORE_DOWN_NEW

@@ -5,11 +5,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-import duckdb
 import streamlit as st
 
 from aeries.runtime import Runtime
-from aeries.store.db import DatabaseError, is_storage_error
+from aeries.store.db import DatabaseError, is_storage_error, store_errors
 from aeries.ui.identity import current_identity
 from aeries.ui.text import literal
 
@@ -57,7 +56,7 @@ def store_banner(rt: Runtime) -> bool:
     if researcher:
         text += (
             f"\n\n{health.waiting_ops:,} rows are waiting ({health.spilled_ops:,} of them in a "
-            f"spill file next to `{rt.settings.db_path}`). Free disk space or make the folder "
+            f"spill file next to `{rt.db.path}`). Free disk space or make the folder "
             f"writable; they are written back on their own. Detail: {literal(health.detail or '')}"
         )
     st.error(text, icon=":material/warning:")
@@ -72,7 +71,7 @@ def store_guard(rt: Runtime) -> Iterator[None]:
         yield
     except DatabaseError as exc:
         st.error(f"**The database cannot be used right now.** {literal(str(exc))}")
-    except duckdb.Error as exc:
+    except store_errors() as exc:
         if not is_storage_error(exc):
             raise
         st.error(

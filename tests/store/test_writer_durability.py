@@ -28,6 +28,7 @@ import pytest
 from aeries.ids import new_id, utcnow
 from aeries.store import spill
 from aeries.store.db import Database
+from aeries.store.duckdb_file import DuckDBDatabase
 from aeries.store.migrations import migrate
 from aeries.store.ops import decode_op, encode_op
 from aeries.store.spill import SpillFile, read_spill, spill_files
@@ -45,7 +46,7 @@ FAST = {"max_delay_s": 0.005, "retry_initial_s": 0.05, "retry_max_s": 0.2}
 T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 
 
-class FlakyDatabase(Database):
+class FlakyDatabase(DuckDBDatabase):
     """A Database whose transactions fail with ``error`` while ``failing`` is set; normal
     otherwise (an injected storage failure, where the real one cannot be made)."""
 

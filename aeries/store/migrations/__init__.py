@@ -39,6 +39,7 @@ __all__ = [
     "NotAeriesDatabase",
     "applied_versions",
     "migrate",
+    "migrations_for",
 ]
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -75,13 +76,13 @@ def _check_is_ours(db: Database, migrations: Sequence[Migration]) -> None:
     tables = {
         row[0]
         for row in db.rows(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         )
     }
     if tables and "schema_migrations" not in tables:
         listed = ", ".join(sorted(tables)[:8])
         raise NotAeriesDatabase(
-            f"The database {db.path} was not made by Aeries (it has the tables {listed}, and "
+            f"The database {db.label} was not made by Aeries (it has the tables {listed}, and "
             "no schema_migrations). Point AERIES_DB at a new file, or at an Aeries database."
         )
     if "schema_migrations" in tables:
@@ -89,13 +90,28 @@ def _check_is_ours(db: Database, migrations: Sequence[Migration]) -> None:
         known = max(m.version for m in migrations)
         if newest and newest[0] is not None and newest[0] > known:
             raise NotAeriesDatabase(
-                f"The database {db.path} was upgraded by a newer Aeries (schema version "
+                f"The database {db.label} was upgraded by a newer Aeries (schema version "
                 f"{newest[0]}; this one knows up to {known}). Use the newer Aeries with it."
             )
 
 
-def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
-    """Apply every pending migration in order, each in its own transaction; return those applied."""
+def migrations_for(db: Database) -> tuple[Migration, ...]:
+    """The migration set of the store's engine (the same versions and names in each)."""
+    if db.dialect == "postgres":
+        from aeries.store.migrations.pg import PG_MIGRATIONS
+
+        return PG_MIGRATIONS
+    return MIGRATIONS
+
+
+def migrate(db: Database, migrations: Sequence[Migration] | None = None) -> list[int]:
+    """Apply every pending migration in order, each in its own transaction; return those
+    applied. Processes starting together on a shared store take turns (the first migrates)."""
+    with db.lock("migrate"):
+        return _migrate(db, migrations_for(db) if migrations is None else migrations)
+
+
+def _migrate(db: Database, migrations: Sequence[Migration]) -> list[int]:
     _check_is_ours(db, migrations)
     done = set(applied_versions(db))
     newly: list[int] = []

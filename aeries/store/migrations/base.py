@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import duckdb
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -17,5 +16,6 @@ class Migration:
     name: str
     statements: tuple[str, ...]
     # A data step too subtle for SQL, run after the statements in the same transaction. Like the
-    # SQL, it is frozen: it uses nothing from runtime modules.
-    backfill: Callable[[duckdb.DuckDBPyConnection], None] | None = None
+    # SQL, it is frozen: it uses nothing from runtime modules. It gets the transaction's cursor
+    # (DuckDB's, or the PostgreSQL store's, which takes the same ``?`` SQL).
+    backfill: Callable[[Any], None] | None = None
