@@ -6,10 +6,16 @@ one line per op (``{"seq": n, "op": ...}``), then an end marker (``{"end": n}``)
 chunks that reach their marker count, so a write cut short by a full disk leaves lines that are
 ignored; an op's ``seq`` makes a chunk written again after such a failure harmless. A spill
 file is written back in one transaction that also records its id in ``applied_spills``.
+
+Several processes can share a store (and so a spill folder): a spill file is owned by the
+process holding its ``flock``, taken before its name appears. A process adopts only files
+whose lock it can take, i.e. files whose owner has ended; a live owner's file is left to it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -85,6 +91,7 @@ def write_back(db: Database, spill_id: str, ops: Sequence[Op], rejected: Rejecte
 # --- files ---------------------------------------------------------------------------------
 
 _PENDING = ".pending-"
+_CLAIMING = ".claiming-"  # a spill file being made: locked, then renamed to its pending name
 
 
 def spill_path(db_path: Path, spill_id: str) -> Path:
@@ -122,18 +129,59 @@ def _fsync_dir(folder: Path) -> None:
 
 
 class SpillFile:
-    """One episode's spill file; only the writer thread appends to it."""
+    """One episode's spill file; only the writer thread appends to it. While this object owns
+    the file it holds an exclusive ``flock`` on it (released by ``release``)."""
 
-    def __init__(self, path: Path, spill_id: str, count: int = 0) -> None:
+    def __init__(self, path: Path, spill_id: str, count: int = 0, fd: int | None = None) -> None:
         self.path = path
         self.id = spill_id
         self.count = count  # ops in chunks that reached their end marker
+        self._fd = fd
 
     @classmethod
     def new(cls, db_path: Path) -> SpillFile:
         """A spill file for a new episode (the file is made at the first append)."""
         spill_id = new_id()
         return cls(spill_path(db_path, spill_id), spill_id)
+
+    @classmethod
+    def claim(cls, path: Path) -> SpillFile | None:
+        """Take ownership of an existing spill file, or None if another live process owns it
+        (or it is gone). Raises OSError if it cannot be opened for another reason."""
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        if os.fstat(fd).st_nlink == 0:  # its owner wrote it back and removed it meanwhile
+            os.close(fd)
+            return None
+        return cls(path, spill_id_of(path), 0, fd)
+
+    def _create(self) -> None:
+        """Make the file, locked before any other process can see its name."""
+        making = self.path.with_name(self.path.name.replace(_PENDING, _CLAIMING, 1))
+        fd = os.open(making, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.rename(making, self.path)
+        except OSError:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                making.unlink()
+            raise
+        self._fd = fd
+
+    def release(self) -> None:
+        """Give up ownership (after the file is written back and removed, or at exit)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def append(self, items: Sequence[tuple[int, Op]]) -> int:
         """Append a chunk of (seq, op), fsynced; return how many of ``items`` (from the first)
@@ -150,7 +198,9 @@ class SpillFile:
         if not lines:
             return 0
         end = items[len(lines) - 1][0]
-        created = not self.path.exists()
+        created = self._fd is None
+        if created:
+            self._create()
         with open(self.path, "a", encoding="ascii") as f:
             f.write("\n" + "\n".join(lines) + "\n" + _dumps({"end": end}) + "\n")
             f.flush()
@@ -252,9 +302,17 @@ def replay_spills(db: Database) -> int:
     applied = 0
     for path in spill_files(db.path):
         try:
+            owned = SpillFile.claim(path)
+        except OSError as exc:
+            log.error("Cannot open %s (%s); the writer will retry it", path, exc)
+            break
+        if owned is None:
+            continue  # another live process is still filling it
+        try:
             ops = [op for _, op in read_spill(path)]
             done = write_back(db, spill_id_of(path), ops, rejected) if ops else 0
         except Exception as exc:
+            owned.release()
             # Later files must not overtake this one: stop here.
             log.error("Could not write back %s yet (%s); the writer will retry it", path, exc)
             break
@@ -267,4 +325,5 @@ def replay_spills(db: Database) -> int:
             path.unlink(missing_ok=True)
         except OSError as exc:  # harmless: its id is in applied_spills
             log.error("Could not remove %s: %s", path, exc)
+        owned.release()
     return applied

@@ -36,7 +36,6 @@ from aeries.store.spill import (
     read_spill,
     replay_spills,
     spill_files,
-    spill_id_of,
     write_back,
 )
 
@@ -454,6 +453,7 @@ class Writer:
                 self._spill = None
             self._dirty = True
             self._remove(spill.path)
+            spill.release()
         while self._parked:
             chunk = [op for _, op, _ in list(self._parked)[: self.max_batch]]
             done, failure = self._write(chunk)
@@ -494,12 +494,15 @@ class Writer:
             return
         for path in spill_files(self.db.path):
             try:
-                count = len(read_spill(path))
+                owned = SpillFile.claim(path)
+                if owned is None:
+                    continue  # another live process on this store is still filling it
+                owned.count = len(read_spill(path))
             except OSError as exc:
                 log.error("Cannot read %s (%s); it is left as it is", path, exc)
                 continue
-            self._spills.append(SpillFile(path, spill_id_of(path), count))
-            self._spilled += count
+            self._spills.append(owned)
+            self._spilled += owned.count
         if self._spills:
             self._failing = True
             self._since = utcnow()
@@ -522,3 +525,5 @@ class Writer:
                 path.unlink(missing_ok=True)
         if not self._rejected.flush():
             log.critical("Rejected ops not saved in a file: %s", self._rejected.backlog())
+        for spill in self._spills:  # kept for the next start (or another process) to adopt
+            spill.release()

@@ -420,6 +420,7 @@ def test_spill_applied_but_not_deleted_is_not_applied_twice(tmp_path: Path) -> N
         )
         == 2
     )
+    kept.release()  # the process that made it has ended
     copy = kept.path.read_bytes()
     assert replay_spills(db) == 2
     kept.path.write_bytes(copy)  # as if the process died between commit and delete
@@ -429,6 +430,38 @@ def test_spill_applied_but_not_deleted_is_not_applied_twice(tmp_path: Path) -> N
     db.close()
 
 
+def test_a_spill_file_its_live_owner_still_fills_is_left_to_it(tmp_path: Path) -> None:
+    # Two processes on one shared store share a spill folder: a starting process must not
+    # write back (and delete) a file another live process is still appending to, or that
+    # process's later chunks would land in an unlinked file and be lost.
+    db = Database(tmp_path / "o.duckdb")
+    migrate(db)
+    live = SpillFile.new(db.path)
+    live.append([(0, user(1))])
+    assert replay_spills(db) == 0  # the owner holds its lock: left alone
+    assert live.path.exists()
+    writer = Writer(db, **FAST)  # a writer starting now does not adopt it either
+    assert writer.health().ok and writer.health().spilled_ops == 0
+    writer.close()
+    live.append([(1, user(2))])  # the owner goes on appending to the same file
+    live.release()  # ... and ends
+    assert replay_spills(db) == 2
+    assert db.rows("SELECT id FROM users ORDER BY id") == [("u0001",), ("u0002",)]
+    assert not live.path.exists()
+    db.close()
+
+
+def test_a_spill_file_is_locked_before_its_name_appears(tmp_path: Path) -> None:
+    made = SpillFile.new(tmp_path / "n.duckdb")
+    made.append([(0, user(1))])
+    assert SpillFile.claim(made.path) is None  # its owner holds it
+    assert not list(tmp_path.glob("*.claiming-*"))  # renamed into place
+    made.release()
+    claimed = SpillFile.claim(made.path)
+    assert claimed is not None and claimed.id == made.id
+    claimed.release()
+
+
 def test_a_bad_row_in_a_spill_is_set_aside_and_the_rest_applied_in_one_go(
     tmp_path: Path,
 ) -> None:
@@ -436,7 +469,9 @@ def test_a_bad_row_in_a_spill_is_set_aside_and_the_rest_applied_in_one_go(
     migrate(db)
     ops: list[Op] = [user(i) for i in range(12)]  # one Arrow group
     ops[5] = Insert("users", {"id": "u0001", "name": "again", "created_at": T0})  # id taken
-    SpillFile.new(db.path).append(list(enumerate(ops)))
+    left = SpillFile.new(db.path)
+    left.append(list(enumerate(ops)))
+    left.release()
     assert replay_spills(db) == 11
     assert db.one("SELECT count(*) FROM users") == (11,)
     assert db.one("SELECT ops FROM applied_spills") == (11,)
@@ -455,6 +490,7 @@ def test_a_chunk_cut_short_is_ignored_and_a_rewritten_one_counts_once(tmp_path: 
     kept.append([(2, user(2)), (3, user(3))])
     kept.append([(3, user(3)), (4, user(4))])  # seq 3 again: an append whose fsync failed
     assert [seq for seq, _ in read_spill(kept.path)] == [0, 1, 2, 3, 4]
+    kept.release()
     assert replay_spills(db) == 5
     assert db.one("SELECT count(*) FROM users") == (5,)
     db.close()
@@ -487,7 +523,9 @@ def test_a_spill_whose_fsync_failed_is_written_back_once(
 def test_writer_adopts_spill_files_replay_could_not_write(harness: Harness) -> None:
     db = FlakyDatabase(harness.folder / "x.duckdb")
     migrate(db)
-    SpillFile.new(db.path).append([(0, user(1)), (1, user(2))])
+    left = SpillFile.new(db.path)
+    left.append([(0, user(1)), (1, user(2))])
+    left.release()  # its process has ended
     db.failing = True  # replay_spills would fail now: the writer must keep the file first
     harness.db, harness.writer = db, Writer(db, **FAST)
     harness.writer.submit(Execute("UPDATE users SET name = 'newer' WHERE id = ?", ["u0001"]))
