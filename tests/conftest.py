@@ -14,6 +14,7 @@ from aeries.store.db import Database
 from aeries.store.migrations import migrate
 from aeries.store.writer import Writer
 from tests.helpers import ROOT
+from tests.pg import pg_migrated_template, pg_migrated_url, pg_server, pg_url  # noqa: F401
 
 FAST = {
     "ttft_ms": 20.0,
