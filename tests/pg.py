@@ -8,9 +8,10 @@
 Without PostgreSQL's server programs these fixtures fail, never skip: CI must run the tests
 (scripts/test.sh installs them).
 
-Until the store's own runner migrates a ``postgresql://`` store, ``apply_migrations`` here does
-what ``aeries.store.migrations.migrate`` does for DuckDB, through ``QmarkCursor``, which takes
-the ``?`` placeholders Aeries writes.
+The template is migrated by the store's own runner (``migrate(Database(url))``), as the app
+migrates a ``postgresql://`` store. ``apply_migrations`` is a runner of the tests' own, on plain
+psycopg (through ``QmarkCursor``, which takes the ``?`` placeholders Aeries writes): the
+migration tests use it to stop at any version without the store's code in the way.
 """
 
 from __future__ import annotations
@@ -165,10 +166,14 @@ def pg_url(pg_server: PostgresServer) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def pg_migrated_template(pg_server: PostgresServer) -> str:
     """The name of a database migrated to the newest PostgreSQL schema, to copy from."""
-    pg_server.create_database(MIGRATED_TEMPLATE)
-    # Closed before any copy: CREATE DATABASE … TEMPLATE refuses a template in use.
-    with pg_server.connect(MIGRATED_TEMPLATE) as conn:
-        apply_migrations(conn)
+    from aeries.store.db import Database
+    from aeries.store.migrations import migrate
+
+    db = Database(pg_server.create_database(MIGRATED_TEMPLATE))
+    try:
+        migrate(db)
+    finally:
+        db.close()  # CREATE DATABASE … TEMPLATE refuses a template with connections open
     return MIGRATED_TEMPLATE
 
 

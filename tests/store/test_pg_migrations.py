@@ -366,3 +366,17 @@ def test_pg_migrated_url_gives_each_test_a_migrated_database_of_its_own(
         )
     with psycopg.connect(pg_server.url(pg_migrated_template)) as template:
         assert _pg_rows(template, "SELECT count(*) FROM users") == [(0,)]  # a copy, not it
+
+
+def test_the_store_runner_and_the_tests_runner_make_the_same_store(
+    pg: psycopg.Connection[Any], pg_migrated_url: str
+) -> None:
+    # pg_migrated_url's template went through migrate(Database(url)); pg through apply_migrations.
+    apply_migrations(pg)
+    with psycopg.connect(pg_migrated_url) as app:
+        assert _pg_columns(app) == _pg_columns(pg)
+        assert _pg_keys(app) == _pg_keys(pg)
+        ledger = "SELECT version, name FROM schema_migrations ORDER BY version"
+        assert _pg_rows(app, ledger) == _pg_rows(pg, ledger)
+        indexes = "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = 'public'"
+        assert sorted(_pg_rows(app, indexes)) == sorted(_pg_rows(pg, indexes))
