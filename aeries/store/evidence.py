@@ -21,7 +21,7 @@ def evidence(db: Database, user_id: str, name: str, value: str, limit: int = 20)
              AND s.created_at > coalesce((SELECT reset_at FROM profile_stats p
                   WHERE p.user_id = s.user_id AND p.name = s.name AND p.value = s.value_text),
                   '-infinity'::TIMESTAMPTZ)
-           ORDER BY s.created_at DESC LIMIT ?""",
+           ORDER BY s.created_at DESC, s.id DESC LIMIT ?""",
         [user_id, name, value, limit],
     )
 

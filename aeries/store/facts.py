@@ -42,13 +42,21 @@ ON CONFLICT (exchange_id) DO UPDATE SET
 # Recompute both tables from the log (they must be empty first), and fill in each side's TTFT on
 # preferences that lack it. Migration 5 has its own frozen copy of this for the logs written
 # before it; tests/store/test_migrations.py checks the two agree on the same log.
+#
+# The SQL runs unchanged on DuckDB and PostgreSQL. exchanges has no primary key, so PostgreSQL
+# cannot know its columns depend on e.id: each is aggregated (they are equal within a group).
+# min() stands for DuckDB's any_value, and bool_and() for booleans, which PostgreSQL's min()
+# does not take. The latest thumb is the first of the thumbs ordered newest first (DuckDB's
+# arg_max exists only there); WHERE has dropped NULL values, as arg_max would, and a tie on
+# created_at goes to the later id (UUIDv7), the one the incremental upsert would keep.
 _REBUILD = (
     """INSERT INTO answer_scores (exchange_id, user_id, started_at, model, source, persona_id,
         brief_enabled, thumb, thumb_at, satisfaction_sum, satisfaction_n, sentiment_sum,
         sentiment_n)
-    SELECT e.id, any_value(e.user_id), any_value(e.started_at), any_value(e.model),
-           any_value(e.source), any_value(e.persona_id), any_value(e.brief_enabled),
-           arg_max(s.value_num, s.created_at) FILTER (WHERE s.name = 'thumbs'),
+    SELECT e.id, min(e.user_id), min(e.started_at), min(e.model), min(e.source),
+           min(e.persona_id), bool_and(e.brief_enabled),
+           (array_agg(s.value_num ORDER BY s.created_at DESC, s.id DESC)
+               FILTER (WHERE s.name = 'thumbs'))[1],
            max(s.created_at) FILTER (WHERE s.name = 'thumbs'),
            coalesce(sum(s.value_num) FILTER (WHERE s.name = 'satisfaction'), 0),
            count(*) FILTER (WHERE s.name = 'satisfaction'),
@@ -60,7 +68,7 @@ _REBUILD = (
       AND ((s.kind = 'feedback' AND s.name = 'thumbs')
            OR (s.kind = 'observer' AND s.name IN ('satisfaction', 'sentiment')))
     GROUP BY e.id
-    ORDER BY any_value(e.started_at)""",
+    ORDER BY min(e.started_at)""",
     """INSERT INTO learned_notes (signal_id, created_at, user_id, exchange_id, model, source,
         persona_id, brief_enabled, name, value)
     SELECT s.id, s.created_at, s.user_id, s.exchange_id, e.model, e.source, e.persona_id,

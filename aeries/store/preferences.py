@@ -105,8 +105,11 @@ def load_battles(
     a, b = ("contestant_a", "contestant_b") if by == "contestant" else ("model_a", "model_b")
     kinds = ["explicit", "implicit"] if include_implicit else ["explicit"]
     mine = "" if user_id is None else " AND user_id = ?"
+    # A typed array: PostgreSQL cannot pick an unnest() for an untyped list parameter. Ties
+    # in time go by id (creation order), so the ratings replay the same sequence on any engine.
     return db.df(
         f"""SELECT {a} AS model_a, {b} AS model_b, winner, weight, kind, created_at AS ts
-            FROM preferences WHERE kind IN (SELECT unnest(?)){mine} ORDER BY created_at""",
+            FROM preferences WHERE kind = ANY(?::VARCHAR[]){mine}
+            ORDER BY created_at, id""",
         [kinds] if user_id is None else [kinds, user_id],
     )

@@ -90,6 +90,10 @@ def reset_item_ops(user_id: str, name: str, value: str, at: datetime) -> list[Op
 def rebuild_profile(db: Database) -> None:
     """Recompute profile_stats from signals, honouring deletions (events 'preference_deleted')."""
     names = list(PROFILE_NAMES)
+    # Written to run unchanged on DuckDB and PostgreSQL: extract(epoch …) is a double on DuckDB
+    # but numeric on PostgreSQL, so it is cast, keeping exp() and the sum in floating point as
+    # growth() is; a reset's columns are the group's keys, so max() of its one value stands for
+    # any_value; the names go in as a typed array (an untyped unnest(?) is ambiguous to PG).
     with db.transaction() as cur:
         cur.execute("DELETE FROM profile_stats")
         cur.execute(
@@ -98,17 +102,20 @@ def rebuild_profile(db: Database) -> None:
             WITH resets AS (
                 SELECT user_id, payload->>'name' AS name, payload->>'value' AS value,
                        max(created_at) AS reset_at
-                FROM events WHERE kind = 'preference_deleted' GROUP BY ALL
+                FROM events WHERE kind = 'preference_deleted'
+                GROUP BY user_id, payload->>'name', payload->>'value'
             )
             SELECT s.user_id, s.name, s.value_text,
-                   coalesce(sum(exp((epoch(s.created_at) - epoch(?::TIMESTAMPTZ)) / ?))
+                   coalesce(sum(exp((CAST(extract(epoch FROM s.created_at) AS DOUBLE PRECISION)
+                                     - CAST(extract(epoch FROM ?::TIMESTAMPTZ) AS DOUBLE PRECISION))
+                                    / ?))
                        FILTER (WHERE r.reset_at IS NULL OR s.created_at > r.reset_at), 0),
                    count(*) FILTER (WHERE r.reset_at IS NULL OR s.created_at > r.reset_at),
-                   min(s.created_at), max(s.created_at), any_value(r.reset_at)
+                   min(s.created_at), max(s.created_at), max(r.reset_at)
             FROM signals s
             LEFT JOIN resets r
               ON r.user_id = s.user_id AND r.name = s.name AND r.value = s.value_text
-            WHERE s.kind = 'observer' AND s.name IN (SELECT unnest(?))
+            WHERE s.kind = 'observer' AND s.name = ANY(?::VARCHAR[])
               AND s.value_text IS NOT NULL AND s.user_id IS NOT NULL
             GROUP BY s.user_id, s.name, s.value_text""",
             [EPOCH, TAU_S, names],

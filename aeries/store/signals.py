@@ -145,15 +145,23 @@ def latest_feedback(
     """Latest thumbs and comment per message, for showing the current state."""
     if not message_ids:
         return {}
+    # The latest row's text and number, each the first of its group ordered newest first (a
+    # tie on created_at goes to the later id); rows with neither are left out, as arg_max
+    # left them out. The number is turned into text here, not by CAST in SQL: DuckDB writes
+    # 1.0 as '1.0' and PostgreSQL as '1', and Python's str() gives DuckDB's form.
     rows = db.rows(
         """SELECT message_id, name,
-                  arg_max(coalesce(value_text, CAST(value_num AS VARCHAR)), created_at)
+                  (array_agg(value_text ORDER BY created_at DESC, id DESC) FILTER (WHERE
+                      value_text IS NOT NULL OR value_num IS NOT NULL))[1],
+                  (array_agg(value_num ORDER BY created_at DESC, id DESC) FILTER (WHERE
+                      value_text IS NOT NULL OR value_num IS NOT NULL))[1]
            FROM signals
-           WHERE kind = 'feedback' AND user_id = ? AND message_id IN (SELECT unnest(?))
+           WHERE kind = 'feedback' AND user_id = ? AND message_id = ANY(?::VARCHAR[])
            GROUP BY message_id, name""",
         [user_id, message_ids],
     )
     out: dict[str, dict[str, Any]] = {}
-    for message_id, name, value in rows:
+    for message_id, name, text, number in rows:
+        value = text if text is not None or number is None else str(float(number))
         out.setdefault(message_id, {})[name] = value
     return out

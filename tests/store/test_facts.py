@@ -190,3 +190,35 @@ def test_migration_5_fills_the_tables_of_an_old_log(tmp_path):
     assert db.rows("SELECT exchange_id, name, value FROM learned_notes") == [(x, "topic", "owls")]
     assert db.rows("SELECT ttft_a_ms, ttft_b_ms FROM preferences") == [(120.0, 340.0)]
     db.close()
+
+
+def test_two_thumbs_at_the_same_instant_rebuild_to_the_later_written(store):
+    # The upsert keeps the thumb written last when two share a time; the rebuild (no arg_max:
+    # the first of the thumbs newest first, then by id) must pick the same one, not either.
+    db, writer = store
+    a = log_exchange(writer, "m-a", None, None, T0)
+    at = T0 + timedelta(minutes=1)
+    thumb(writer, a, True, at)
+    thumb(writer, a, False, at)  # a later id (UUIDv7), the same created_at
+    incremental, rebuilt = rows_now_and_rebuilt(db, writer)
+    assert incremental == rebuilt
+    assert incremental[0][0][7:9] == (0.0, at)
+
+
+def test_the_rebuild_copies_the_exchange_columns_of_each_answer(store):
+    # min()/bool_and() stand for any_value over one exchange's equal columns, NULLs included.
+    db, writer = store
+    flags = {True: log_exchange(writer, "m-a", "p1", True, T0)}
+    flags[False] = log_exchange(writer, "m-b", None, False, T0 + timedelta(minutes=1))
+    flags[None] = log_exchange(writer, "m-c", None, None, T0 + timedelta(minutes=2))
+    for about in flags.values():
+        observe(writer, about, "satisfaction", T0 + timedelta(minutes=3), num=0.5)
+        observe(writer, about, "sentiment", T0 + timedelta(minutes=4), num=0.25)
+    incremental, rebuilt = rows_now_and_rebuilt(db, writer)
+    assert incremental == rebuilt
+    got = {r[0]: r[3:7] for r in rebuilt[0]}
+    assert got == {
+        flags[True].exchange_id: ("m-a", "chat", "p1", True),
+        flags[False].exchange_id: ("m-b", "chat", None, False),
+        flags[None].exchange_id: ("m-c", "chat", None, None),
+    }

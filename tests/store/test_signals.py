@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from aeries.ids import utcnow
+from aeries.ids import new_id, utcnow
 from aeries.messages import Message
 from aeries.store.signals import (
     HEURISTICS,
     IMPLICIT,
     USER_FEEDBACK,
+    latest_feedback,
     record_feedback,
     record_implicit,
     record_reply_delay,
+    signal_row,
 )
 from aeries.store.writer import Insert
 
@@ -92,3 +94,52 @@ def test_feedback_rows_carry_the_same_target():
         "too long",
     )
     assert thumbs["extractor"] == comment["extractor"] == USER_FEEDBACK.extractor
+
+
+def feedback(writer, user: str, message_id: str, up: bool | None, comment: str | None = None):
+    record_feedback(
+        writer,
+        user_id=user,
+        conversation_id="c-1",
+        message_id=message_id,
+        exchange_id=None,
+        thumbs_up=up,
+        comment=comment,
+    )
+
+
+def test_latest_feedback_is_the_newest_thumb_and_comment_of_each_message(store):
+    db, writer = store
+    feedback(writer, "u-1", "m-1", True)
+    feedback(writer, "u-1", "m-1", False, "too long")
+    feedback(writer, "u-1", "m-1", True)  # changed their mind again
+    feedback(writer, "u-1", "m-2", None, "first")
+    feedback(writer, "u-1", "m-2", False, "second")
+    feedback(writer, "u-2", "m-1", False, "someone else's")
+    feedback(writer, "u-1", "m-3", True)  # not asked for
+    assert writer.flush()
+    got = latest_feedback(db, "u-1", ["m-1", "m-2", "m-9"])
+    # The number reads as DuckDB's CAST gave it ('1.0'), whatever the engine: the page does
+    # int(float(value)).
+    assert got == {
+        "m-1": {"thumbs": "1.0", "comment": "too long"},
+        "m-2": {"thumbs": "0.0", "comment": "second"},
+    }
+    assert latest_feedback(db, "u-1", []) == {}
+
+
+def test_latest_feedback_of_one_instant_is_the_later_written(store):
+    db, writer = store
+    at = utcnow()
+    for up in (False, True):  # ids increase: True is written last
+        row = signal_row(
+            kind="feedback",
+            name="thumbs",
+            user_id="u-1",
+            provenance=USER_FEEDBACK,
+            message_id="m-1",
+            value_num=float(up),
+        )
+        writer.submit(Insert("signals", {**row, "id": new_id(), "created_at": at}))
+    assert writer.flush()
+    assert latest_feedback(db, "u-1", ["m-1"]) == {"m-1": {"thumbs": "1.0"}}
