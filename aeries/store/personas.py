@@ -104,19 +104,25 @@ def get_persona(db: Database, user_id: str, persona_id: str | None) -> Persona |
 
 def ensure_default_persona(db: Database) -> Persona:
     """The default persona, created on first start."""
-    row = db.one(f"SELECT {_COLUMNS} FROM personas WHERE is_default AND NOT deleted LIMIT 1")
-    if row:
-        return Persona(*row)
-    persona = Persona(
-        new_id(), DEFAULT_PERSONA_NAME, DEFAULT_PROMPT, is_default=True, visibility="shared"
-    )
-    now = utcnow()
-    values = {k: v for k, v in asdict(persona).items() if k != "owner_id"}
-    db.execute(
-        f"INSERT INTO personas ({', '.join(values)}, created_at, updated_at) "
-        f"VALUES ({', '.join('?' for _ in values)}, ?, ?)",
-        [*values.values(), now, now],
-    )
+    # Processes starting together on one store must not each make a default: the look and
+    # the insert happen under one store-wide lock.
+    with db.lock("persona:default"):
+        row = db.one(  # the oldest, should a store hold two
+            f"SELECT {_COLUMNS} FROM personas WHERE is_default AND NOT deleted"
+            " ORDER BY created_at, id LIMIT 1"
+        )
+        if row:
+            return Persona(*row)
+        persona = Persona(
+            new_id(), DEFAULT_PERSONA_NAME, DEFAULT_PROMPT, is_default=True, visibility="shared"
+        )
+        now = utcnow()
+        values = {k: v for k, v in asdict(persona).items() if k != "owner_id"}
+        db.execute(
+            f"INSERT INTO personas ({', '.join(values)}, created_at, updated_at) "
+            f"VALUES ({', '.join('?' for _ in values)}, ?, ?)",
+            [*values.values(), now, now],
+        )
     return persona
 
 

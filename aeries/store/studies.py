@@ -3,14 +3,17 @@
 Unlike chat rows these are written directly in a transaction, not through the background
 writer: a participant's next step, their condition and the assignment counts must be read back
 at once (a reload resumes from the database; the next participant's slot depends on this one).
-Enrolment and assignment run under one lock per process so two participants never take the
-same slot; several processes sharing a store need the shared-store engine (PostgreSQL).
+Enrolment and assignment run under the study's store-wide lock (``enrolment_lock``) so two
+participants never take the same slot, whichever process serves them. Counters that two
+devices of one participant may bump at once (turns, votes, attention failures) change in SQL,
+never from a value read earlier. The SQL runs unchanged on DuckDB and PostgreSQL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +22,11 @@ from aeries.ids import new_id, utcnow
 from aeries.store.db import Database
 from aeries.vocabulary import EnrolmentStatus, Questionnaire, StudyStatus, StudyStep
 
-ENROLMENT_LOCK = threading.Lock()
+
+def enrolment_lock(db: Database, study_id: str) -> contextlib.AbstractContextManager[None]:
+    """The store-wide lock held while a study's slots, caps or current version are read and
+    then written: one per study, so studies never wait for each other."""
+    return db.lock(f"enrolment:{study_id}")
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,12 @@ _ENROLMENT = (
     " completion_code,"
     " started_at, step_started_at, task_started_at, finished_at"
 )
+_STEP = "enrolment_id, study_id, step, entered_at, left_at"
+_ANSWER_KEY = ("enrolment_id", "item_id")
+_ANSWER = (
+    "enrolment_id, study_id, config_hash, user_id, questionnaire, item_id, value_text,"
+    " value_number, correct, answered_at"
+)
 
 
 # The same columns qualified, for the join the study page runs on every run.
@@ -98,7 +111,9 @@ def get_study(db: Database, study_id: str) -> StudyRecord | None:
 
 
 def list_studies(db: Database) -> list[StudyRecord]:
-    return [StudyRecord(*r) for r in db.rows(f"SELECT {_STUDY} FROM studies ORDER BY created_at")]
+    return [
+        StudyRecord(*r) for r in db.rows(f"SELECT {_STUDY} FROM studies ORDER BY created_at, id")
+    ]
 
 
 def get_version(db: Database, study_id: str, version: int) -> StudyVersion | None:
@@ -123,16 +138,17 @@ def save_study_version(
     seen it), or — when the current version is frozen and the meaning changed — the next
     version. Saving the same meaning again changes nothing."""
     now = utcnow()
-    with ENROLMENT_LOCK, db.transaction() as cur:
+    with enrolment_lock(db, study_id), db.transaction() as cur:
         study = cur.execute(
             "SELECT current_version FROM studies WHERE id = ?", [study_id]
         ).fetchone()
         if study is None:
             cur.execute(
-                "INSERT INTO studies VALUES (?, ?, 'draft', 1, ?, ?)", [study_id, title, now, now]
+                f"INSERT INTO studies ({_STUDY}) VALUES (?, ?, 'draft', 1, ?, ?)",
+                [study_id, title, now, now],
             )
             cur.execute(
-                "INSERT INTO study_versions VALUES (?, 1, ?, ?, ?, NULL)",
+                f"INSERT INTO study_versions ({_VERSION}) VALUES (?, 1, ?, ?, ?, NULL)",
                 [study_id, config_hash, config_toml, now],
             )
             version = 1
@@ -153,7 +169,7 @@ def save_study_version(
             elif current[0] != config_hash:
                 version += 1
                 cur.execute(
-                    "INSERT INTO study_versions VALUES (?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO study_versions ({_VERSION}) VALUES (?, ?, ?, ?, ?, ?)",
                     [study_id, version, config_hash, config_toml, now, now],
                 )
             cur.execute(
@@ -168,7 +184,7 @@ def save_study_version(
 def set_study_status(db: Database, study_id: str, status: StudyStatus) -> None:
     """Going live freezes the current version (its text can then never change)."""
     now = utcnow()
-    with ENROLMENT_LOCK, db.transaction() as cur:
+    with enrolment_lock(db, study_id), db.transaction() as cur:
         cur.execute(
             "UPDATE studies SET status = ?, updated_at = ? WHERE id = ?", [status, now, study_id]
         )
@@ -216,7 +232,8 @@ def enrolment_and_study(
 
 def list_enrolments(db: Database, study_id: str) -> list[Enrolment]:
     rows = db.rows(
-        f"SELECT {_ENROLMENT} FROM enrolments WHERE study_id = ? ORDER BY started_at", [study_id]
+        f"SELECT {_ENROLMENT} FROM enrolments WHERE study_id = ? ORDER BY started_at, id",
+        [study_id],
     )
     return [_enrolment(r) for r in rows]
 
@@ -231,7 +248,7 @@ def insert_enrolment(
     platform_params: dict[str, str],
     step: StudyStep,
 ) -> Enrolment:
-    """A new enrolment at its first step (call under ENROLMENT_LOCK, after find_enrolment)."""
+    """A new enrolment at its first step (call under enrolment_lock, after find_enrolment)."""
     enrolment_id = new_id()
     now = utcnow()
     with db.transaction() as cur:
@@ -253,7 +270,7 @@ def insert_enrolment(
             ],
         )
         cur.execute(
-            "INSERT INTO enrolment_steps VALUES (?, ?, ?, ?, NULL)",
+            f"INSERT INTO enrolment_steps ({_STEP}) VALUES (?, ?, ?, ?, NULL)",
             [enrolment_id, study_id, step, now],
         )
     found = get_enrolment(db, enrolment_id)
@@ -261,15 +278,14 @@ def insert_enrolment(
     return found
 
 
-_SETTABLE = frozenset(
+# The counters two devices of one participant may change at once: ``add`` raises them in SQL.
+_COUNTERS = frozenset({"attention_failures", "turns", "votes"})
+_SETTABLE = _COUNTERS | frozenset(
     {
         "condition",
         "stratum",
         "slot",
         "status",
-        "attention_failures",
-        "turns",
-        "votes",
         "conversation_id",
         "completion_code",
         "task_started_at",
@@ -279,30 +295,45 @@ _SETTABLE = frozenset(
 
 
 def update_enrolment(
-    db: Database, enrolment: Enrolment, *, step: StudyStep | None = None, **fields: Any
+    db: Database,
+    enrolment: Enrolment,
+    *,
+    step: StudyStep | None = None,
+    add: Mapping[str, int] | None = None,
+    **fields: Any,
 ) -> Enrolment:
-    """Change an enrolment; moving to another step records when it left the old one."""
+    """Change an enrolment; moving to another step records when it left the old one. ``add``
+    raises counters by an amount in the statement itself (``turns = turns + 1``), so a count
+    made from a stale copy of the enrolment (another device's, another process's) is never
+    lost; ``fields`` set values outright."""
     unknown = set(fields) - _SETTABLE
     if unknown:
         raise ValueError(f"not enrolment fields: {sorted(unknown)}")
+    adds = dict(add or {})
+    if set(adds) - _COUNTERS or set(adds) & set(fields):
+        raise ValueError(f"not counters, or also set: {sorted(adds)}")
     now = utcnow()
     sets = dict(fields)
     if step is not None and step != enrolment.step:
         sets |= {"step": step, "step_started_at": now}
     with db.transaction() as cur:
-        if sets:
-            assignments = ", ".join(f"{name} = ?" for name in sets)  # names from _SETTABLE
+        if sets or adds:
+            # Column names are this module's own (checked above), never the caller's text.
+            assignments = [f"{name} = ?" for name in sets]
+            assignments += [f"{name} = {name} + ?" for name in adds]
             cur.execute(
-                f"UPDATE enrolments SET {assignments} WHERE id = ?",
-                [*sets.values(), enrolment.id],
+                f"UPDATE enrolments SET {', '.join(assignments)} WHERE id = ?",
+                [*sets.values(), *adds.values(), enrolment.id],
             )
         if "step" in sets:
             cur.execute(
                 "UPDATE enrolment_steps SET left_at = ? WHERE enrolment_id = ? AND step = ?",
                 [now, enrolment.id, enrolment.step],
             )
+            # A step entered again (a second device moving it too) keeps its first entry.
             cur.execute(
-                "INSERT OR IGNORE INTO enrolment_steps VALUES (?, ?, ?, ?, NULL)",
+                f"INSERT INTO enrolment_steps ({_STEP}) VALUES (?, ?, ?, ?, NULL)"
+                " ON CONFLICT DO NOTHING",
                 [enrolment.id, enrolment.study_id, step, now],
             )
     found = get_enrolment(db, enrolment.id)
@@ -340,13 +371,30 @@ class AnswerRow:
     correct: bool | None
 
 
+# An item answered again replaces its answer (every column but the key), on both engines.
+_UPSERT_ANSWER = (
+    f"INSERT INTO answers ({_ANSWER}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f" ON CONFLICT ({', '.join(_ANSWER_KEY)}) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = excluded.{c}"
+        for c in (c.strip() for c in _ANSWER.split(","))
+        if c not in _ANSWER_KEY
+    )
+)
+
+
 def save_answers(
     db: Database, enrolment: Enrolment, questionnaire: Questionnaire, answers: list[AnswerRow]
-) -> None:
+) -> Enrolment:
+    """Store a questionnaire's answers, and count the enrolment's failed attention checks again
+    from every answer it has, in the same transaction: item ids are unique across a study's
+    questionnaires, so this is the running total, and a questionnaire sent twice at once (two
+    devices) neither counts its failures twice nor loses a count. Returns the enrolment as
+    stored now."""
     now = utcnow()
     with db.transaction() as cur:
         cur.executemany(
-            "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _UPSERT_ANSWER,
             [
                 [
                     enrolment.id,
@@ -363,6 +411,14 @@ def save_answers(
                 for a in answers
             ],
         )
+        cur.execute(
+            "UPDATE enrolments SET attention_failures = (SELECT count(*) FROM answers"
+            " WHERE enrolment_id = ? AND correct = false) WHERE id = ?",
+            [enrolment.id, enrolment.id],
+        )
+    found = get_enrolment(db, enrolment.id)
+    assert found is not None
+    return found
 
 
 def enrolment_answers(db: Database, enrolment_id: str) -> dict[str, AnswerRow]:

@@ -8,7 +8,6 @@ account: a name already taken is refused.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -25,8 +24,9 @@ ASSIGNED_ROLES: tuple[AssignedRole, ...] = ("participant", "annotator")
 Origin = Literal["name", "invite", "oidc", "researcher", "legacy", "study"]
 
 _COLUMNS = "id, name, name_key, role, origin, link_epoch, created_at"
-# One process owns a DuckDB file; this lock makes "is the key free? then take it" atomic in it.
-_CLAIM = threading.Lock()
+# The store-wide lock that makes "is the key free? then take it" atomic for every process on
+# the store (name_key has no unique index to refuse a second claim).
+_CLAIM = "users:claim"
 
 
 class NameTaken(ValueError):
@@ -60,7 +60,7 @@ def account_by_key(db: Database, key: str) -> Account | None:
 
 def create_account(db: Database, name: str, key: str, origin: Origin) -> Account:
     """A new account; NameTaken if the key (or the exact display name) is in use."""
-    with _CLAIM:
+    with db.lock(_CLAIM):
         taken = db.one("SELECT 1 FROM users WHERE name_key = ? OR name = ?", [key, name])
         if taken:
             raise NameTaken(name)
@@ -101,7 +101,7 @@ def login_account(db: Database, email: str) -> Account:
     found = account_by_key(db, key)
     if found is not None:
         return found
-    with _CLAIM:
+    with db.lock(_CLAIM):
         legacy = db.one(
             "SELECT id FROM users WHERE origin = 'legacy' AND name_key = ?", [name_key(email)]
         )
@@ -156,8 +156,12 @@ def set_role(db: Database, user_id: str, role: AssignedRole) -> None:
 
 def renew_link(db: Database, user_id: str) -> int:
     """Revoke an account's personal links: the next link has a new epoch. Returns it."""
-    db.execute("UPDATE users SET link_epoch = link_epoch + 1 WHERE id = ?", [user_id])
-    row = db.one("SELECT link_epoch FROM users WHERE id = ?", [user_id])
+    # One statement: two renewals at once each get their own epoch (a SELECT after the UPDATE
+    # could read the other's).
+    row = db.one(
+        "UPDATE users SET link_epoch = link_epoch + 1 WHERE id = ? RETURNING link_epoch",
+        [user_id],
+    )
     assert row is not None
     return int(row[0])
 

@@ -22,7 +22,6 @@ from aeries.calls import StudyRef
 from aeries.ids import utcnow
 from aeries.store.db import Database
 from aeries.store.studies import (
-    ENROLMENT_LOCK,
     AnswerRow,
     Enrolment,
     StudyRecord,
@@ -30,7 +29,9 @@ from aeries.store.studies import (
     assignment_state,
     enrolment_and_study,
     enrolment_answers,
+    enrolment_lock,
     find_enrolment,
+    get_enrolment,
     get_study,
     get_version,
     insert_enrolment,
@@ -155,7 +156,7 @@ def arrive(db: Database, study_id: str, query: Mapping[str, str]) -> Place:
         raise StudyUnavailable(PAUSED)
     if record.status == "closed":
         raise StudyUnavailable(CLOSED)
-    with ENROLMENT_LOCK:
+    with enrolment_lock(db, study_id):
         found = find_enrolment(db, study_id, key)  # the same person, twice at once
         if found is None:
             _, counts = assignment_state(db, study_id, NO_STRATUM, version.config_hash)
@@ -237,14 +238,21 @@ def _start_task(db: Database, place: Place, step: StudyStep) -> Place:
     if study.assignment.method == "stratified" and study.assignment.stratify_by:
         answer = enrolment_answers(db, place.enrolment.id).get(study.assignment.stratify_by)
         stratum = (answer.value_text or NO_STRATUM) if answer else NO_STRATUM
-    with ENROLMENT_LOCK:
-        next_slot, counts = assignment_state(db, study.id, stratum, place.enrolment.config_hash)
+    with enrolment_lock(db, study.id):  # the study whose slots and counts are read
+        # Read again under the lock: another device (or process) of this participant may have
+        # started the task meanwhile, and a second assignment would take a second slot.
+        current = get_enrolment(db, place.enrolment.id)
+        assert current is not None
+        moved_on = current.condition is not None or current.step != place.enrolment.step
+        if moved_on or current.status != "in_progress":
+            return _moved(place, current)
+        next_slot, counts = assignment_state(db, study.id, stratum, current.config_hash)
         assigned = assign(study, stratum, next_slot, counts)
         if assigned is None:  # every condition filled up meanwhile
-            return finish(db, place, "screened_out")
+            return finish(db, _moved(place, current), "screened_out")
         enrolment = update_enrolment(
             db,
-            place.enrolment,
+            current,
             step=step,
             condition=assigned.condition,
             stratum=stratum,
@@ -306,13 +314,10 @@ def submit(
             rows.append(row)
     if problems:
         return place, problems
-    save_answers(db, place.enrolment, questionnaire, rows)
-    failures = place.enrolment.attention_failures + sum(1 for r in rows if r.correct is False)
-    enrolment = place.enrolment
-    if failures != enrolment.attention_failures:
-        enrolment = update_enrolment(db, enrolment, attention_failures=failures)
-    place = _moved(place, enrolment)
-    if failures > place.study.exits.max_attention_failures:
+    # The failures are counted by the store from every stored answer, not added to this
+    # place's possibly stale count.
+    place = _moved(place, save_answers(db, place.enrolment, questionnaire, rows))
+    if place.enrolment.attention_failures > place.study.exits.max_attention_failures:
         return finish(db, place, "failed_attention"), []
     by_id = {item.id: item for item in items_of(place.study, questionnaire)}
     if any(row.value_text in by_id[row.item_id].screen_out for row in rows):
@@ -348,15 +353,17 @@ def chat_progress(place: Place, now: datetime | None = None) -> ChatProgress:
     return ChatProgress(e.turns, chat.min_turns, chat.max_turns, minutes, chat.min_minutes)
 
 
+# A turn or a vote is added in SQL: two devices (or processes) holding the same place each
+# add theirs, where writing "the count I saw + 1" would keep only one.
+
+
 def count_turn(db: Database, place: Place, conversation_id: str) -> Place:
-    e = update_enrolment(
-        db, place.enrolment, turns=place.enrolment.turns + 1, conversation_id=conversation_id
-    )
+    e = update_enrolment(db, place.enrolment, add={"turns": 1}, conversation_id=conversation_id)
     return _moved(place, e)
 
 
 def count_vote(db: Database, place: Place) -> Place:
-    return _moved(place, update_enrolment(db, place.enrolment, votes=place.enrolment.votes + 1))
+    return _moved(place, update_enrolment(db, place.enrolment, add={"votes": 1}))
 
 
 def arena_done(place: Place) -> bool:

@@ -23,6 +23,7 @@ from aeries.store.personas import (
     visible_personas,
 )
 from aeries.store.users import ensure_user
+from tests.store.concurrency import at_once, waits_for
 
 
 @pytest.fixture
@@ -120,3 +121,17 @@ def test_migration_6_keeps_old_personas_where_they_were_useful(tmp_path):
         "Alice": "alice",
     }
     db.close()
+
+
+def test_starting_together_makes_one_default_persona(db: Database) -> None:
+    # Several app processes (here threads) starting on one store: the look and the insert
+    # are one step under the store-wide lock, so only the first makes the default.
+    made = at_once(6, lambda: ensure_default_persona(db))
+    assert not [m for m in made if isinstance(m, Exception)]
+    assert len({m.id for m in made}) == 1
+    assert db.rows("SELECT id FROM personas WHERE is_default") == [(made[0].id,)]
+
+
+def test_the_default_persona_is_made_under_its_store_wide_lock(db: Database) -> None:
+    made = waits_for(db, "persona:default", lambda: ensure_default_persona(db))
+    assert ensure_default_persona(db) == made

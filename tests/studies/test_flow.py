@@ -5,12 +5,14 @@ balanced assignment through the flow, caps, the steps table, and study accounts'
 from __future__ import annotations
 
 import shutil
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from aeries.auth import NameRefused, check_participant_name
@@ -19,6 +21,7 @@ from aeries.store import migrations as mig
 from aeries.store.db import Database
 from aeries.store.studies import (
     enrolment_answers,
+    enrolment_lock,
     find_enrolment,
     get_enrolment,
     get_study,
@@ -34,6 +37,7 @@ from aeries.studies.assignment import condition_at
 from aeries.studies.flow import Place, StudyUnavailable
 from aeries.studies.spec import Study, parse_study
 from aeries.vocabulary import StudyStatus
+from tests.store.concurrency import at_once, waits_for
 
 STUDY_ID = "trust-flow"
 
@@ -781,3 +785,108 @@ def test_a_new_version_starts_its_own_balanced_blocks(db: Database) -> None:
     assert [p.enrolment.slot for p in first_block] == [0, 1, 2]  # not 4, 5, 6
     names = sorted(p.enrolment.condition or "" for p in first_block)
     assert names == sorted(c.name for c in study_two.conditions)  # balanced within version 2
+
+
+# --- several devices and processes at once -----------------------------------------------------
+# The enrolment lock is the store's (db.lock), one per study; counters change in SQL. Threads
+# stand in for processes here: on DuckDB the lock is a keyed threading lock.
+
+
+def test_enrolling_and_assigning_wait_for_their_studys_lock_only(db: Database) -> None:
+    publish(db)
+    publish(db, LEAN)
+    with enrolment_lock(db, STUDY_ID):
+        other = flow.consent(db, flow.arrive(db, "lean", {"pid": "free"}), agreed=True)
+        assert other.enrolment.slot == 0  # another study's slots do not wait
+    place = waits_for(db, f"enrolment:{STUDY_ID}", lambda: flow.arrive(db, STUDY_ID, PROLIFIC))
+    place = flow.advance(db, flow.consent(db, place, agreed=True))
+    assert place.enrolment.step == "pre"
+    pre = lambda: flow.submit(db, place, "pre", GOOD_PRE)[0]  # noqa: E731 - assigns
+    assert waits_for(db, f"enrolment:{STUDY_ID}", pre).enrolment.slot == 0
+    live = lambda: set_study_status(db, STUDY_ID, "paused")  # noqa: E731
+    waits_for(db, f"enrolment:{STUDY_ID}", live)
+    assert get_study(db, STUDY_ID).status == "paused"  # type: ignore[union-attr]
+
+
+def test_participants_consenting_at_once_take_distinct_balanced_slots(db: Database) -> None:
+    publish(db, LEAN)  # 3 conditions, blocks of 2: 6 slots per block
+    keys = iter(range(12))
+    lock = threading.Lock()
+
+    def participant() -> Place:
+        with lock:
+            key = f"p{next(keys)}"
+        return flow.consent(db, flow.arrive(db, "lean", {"pid": key}), agreed=True)
+
+    places = at_once(12, participant)
+    assert not [p for p in places if isinstance(p, Exception)]
+    enrolments = list_enrolments(db, "lean")
+    assert sorted(e.slot for e in enrolments) == list(range(12))  # type: ignore[type-var]
+    assert Counter(e.condition for e in enrolments) == {"a": 4, "b": 4, "c": 4}
+
+
+def test_one_participant_arriving_on_two_devices_at_once_is_enrolled_once(db: Database) -> None:
+    publish(db)
+    places = at_once(6, lambda: flow.arrive(db, STUDY_ID, PROLIFIC))
+    assert not [p for p in places if isinstance(p, Exception)]
+    assert len({p.enrolment.id for p in places}) == 1
+    assert sum(p.new for p in places) == 1
+    assert db.rows("SELECT count(*) FROM users WHERE origin = 'study'") == [(1,)]
+
+
+def test_a_second_device_starting_the_task_keeps_the_first_assignment(db: Database) -> None:
+    publish(db, LEAN)
+    first = flow.arrive(db, "lean", {"pid": "two-devices"})
+    second = flow.arrive(db, "lean", {"pid": "two-devices"})  # the same place, on a phone
+    assigned = flow.consent(db, first, agreed=True).enrolment
+    again = flow.consent(db, second, agreed=True).enrolment  # its copy still has no condition
+    assert (again.condition, again.slot, again.step) == (assigned.condition, 0, "chat")
+    nxt = flow.consent(db, flow.arrive(db, "lean", {"pid": "next"}), agreed=True)
+    assert nxt.enrolment.slot == 1  # the second device took no slot
+
+
+def test_turns_and_votes_counted_from_a_stale_place_all_count(db: Database) -> None:
+    # Two devices showing the same place each count their own turn: the store adds one each
+    # time, where "the turns I saw + 1" would keep only one of them.
+    publish(db)
+    place = to_chat(db, {"pid": "p1"})
+    for _ in range(3):
+        flow.count_turn(db, place, "c-1")
+    latest = flow.count_vote(db, flow.count_vote(db, place))
+    assert (latest.enrolment.turns, latest.enrolment.votes) == (3, 2)
+    assert latest.enrolment.conversation_id == "c-1"
+    assert flow.chat_progress(latest).turns == 3
+
+
+def test_turns_counted_from_threads_at_once_are_all_kept(db: Database) -> None:
+    publish(db)
+    place = to_chat(db, {"pid": "p1"})
+
+    def turns() -> None:
+        for _ in range(10):
+            for _attempt in range(500):
+                try:
+                    flow.count_turn(db, place, "c-1")
+                    break
+                except duckdb.TransactionException:
+                    # DuckDB refuses a write-write conflict on one row ("Conflict on update")
+                    # instead of waiting, as PostgreSQL's row lock does; that is a retry for
+                    # the caller, never a lost turn.
+                    continue
+            else:
+                raise AssertionError("a turn could not be counted in 500 attempts")
+
+    done = at_once(4, turns)
+    assert done == [None] * 4
+    assert get_enrolment(db, place.enrolment.id).turns == 40  # type: ignore[union-attr]
+
+
+def test_a_questionnaire_sent_twice_counts_its_failures_once(db: Database) -> None:
+    publish(db)  # max_attention_failures = 1
+    place = to_pre(db, {"pid": "p1"})
+    wrong = {**GOOD_PRE, "attention_pre": "Red"}
+    first, _ = flow.submit(db, place, "pre", wrong)
+    second, _ = flow.submit(db, place, "pre", wrong)  # the same form, sent from another device
+    assert first.enrolment.attention_failures == second.enrolment.attention_failures == 1
+    assert second.enrolment.status == "in_progress"  # one failure allowed: not two counted
+    assert (second.enrolment.condition, second.enrolment.slot) == (first.enrolment.condition, 0)
