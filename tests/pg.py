@@ -135,13 +135,17 @@ def apply_migrations(
 def pg_server() -> Iterator[PostgresServer]:
     """One temporary PostgreSQL cluster for the test run (fsync off: nothing in it must
     outlive the run)."""
+    context = PostgresServer.temporary(fsync=False)
     try:
-        context = PostgresServer.temporary(fsync=False)
         server = context.__enter__()
     except PostgresNotFound as exc:
-        pytest.fail(f"These tests need a PostgreSQL server. {exc}", pytrace=False)
+        problem = f"These tests need a PostgreSQL server. {exc}"
     except PostgresServerError as exc:
-        pytest.fail(f"The test PostgreSQL server did not start. {exc}", pytrace=False)
+        problem = f"The test PostgreSQL server did not start. {exc}"
+    else:
+        problem = ""
+    if problem:
+        pytest.fail(problem, pytrace=False)  # outside the except: no traceback chain
     try:
         yield server
     finally:
