@@ -151,8 +151,9 @@ def test_qmark_placeholders_become_dollar_ones_outside_quotes_and_comments() -> 
 
 
 def test_a_new_postgresql_store_has_the_duckdb_schema(
-    pg: psycopg.Connection[Any], db: Database
+    pg: psycopg.Connection[Any], tmp_path: Path
 ) -> None:
+    db = _duck_at(tmp_path, max(m.version for m in mig.MIGRATIONS))  # a new DuckDB file
     assert apply_migrations(pg) == [m.version for m in mig.MIGRATIONS]
     assert apply_migrations(pg) == []  # recorded: nothing runs twice
     ledger = _pg_rows(pg, "SELECT version, name FROM schema_migrations ORDER BY version")
@@ -164,6 +165,7 @@ def test_a_new_postgresql_store_has_the_duckdb_schema(
         # name, type, nullability and default of each column, in order
         assert pg_columns[table] == expected, f"the columns of {table} differ"
     assert _pg_keys(pg) == {table: sorted(keys) for table, keys in schema_keys(db).items()}
+    db.close()
 
 
 def test_a_new_postgresql_store_has_only_tables_and_the_listed_extra_indexes(
