@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from aeries.config import ConfigError, load_settings
+from aeries.serve import add_arguments as add_serve_arguments
 
 
 def _default_db() -> Path:
@@ -55,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
         help="print the AERIES_RESEARCHER_SECRET_HASH line for a researcher secret",
     )
     secret.add_argument("--stdin", action="store_true", help="read the secret from stdin")
+    serve = sub.add_parser(
+        "serve",
+        help="run N app workers behind nginx with sticky sessions (docs/serving.md)",
+    )
+    add_serve_arguments(serve)
     return parser
 
 
@@ -128,10 +134,21 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from aeries.serve import run_command
+
+    return run_command(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a subcommand; returns the exit code."""
     args = _parser().parse_args(argv)
-    commands = {"demo": _demo, "export": _export, "researcher-secret": _researcher_secret}
+    commands = {
+        "demo": _demo,
+        "export": _export,
+        "researcher-secret": _researcher_secret,
+        "serve": _serve,
+    }
     try:
         return commands[args.command](args)
     except ConfigError as exc:

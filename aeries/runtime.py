@@ -28,7 +28,7 @@ from aeries.llm import (
 )
 from aeries.observer import Observer
 from aeries.store.db import Database, store_errors
-from aeries.store.inflight import recover_inflight
+from aeries.store.inflight import STALE_S, InflightSweeper, recover_inflight
 from aeries.store.migrations import migrate
 from aeries.store.writer import Writer, replay_spills
 
@@ -54,6 +54,7 @@ class Runtime:
     simulated: bool = False
     sims: list[SimServer] = field(default_factory=list)  # the built-in simulators, one per model
     observer: Observer | None = None
+    sweeper: InflightSweeper | None = None  # on a shared store: other processes' leftovers
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     _status: list[EndpointStatus] = field(default_factory=list)
     _status_at: float = 0.0
@@ -95,6 +96,8 @@ class Runtime:
             self._closed = True
         if self.observer is not None:
             self.observer.close(OBSERVER_DRAIN_S)
+        if self.sweeper is not None:
+            self.sweeper.close()
         self.writer.close()
         self.db.close()
         for sim in self.sims:
@@ -107,7 +110,8 @@ def open_store(settings: Settings) -> tuple[Database, Writer]:
     try:
         migrate(db)
         replay_spills(db)  # rows an earlier process kept on disk while the store failed
-        recover_inflight(db)  # answers a crash left half-streamed
+        # Answers a crash left half-streamed; on a shared store, only those of ended processes.
+        recover_inflight(db, older_than_s=STALE_S if db.dialect == "postgres" else None)
         try:  # a copy of the file alone then holds the schema and every row
             db.checkpoint()
         except store_errors() as exc:  # e.g. a full disk: the writer says so; start anyway
@@ -166,6 +170,8 @@ def build_runtime(settings: Settings) -> Runtime:
         observer_model=settings.observer_model,
         answers=pool.live,  # the answers people are reading: observations wait for them
     )
+    if db.dialect == "postgres":
+        rt.sweeper = InflightSweeper(db)
     # At exit, before the writer's own hook (exit hooks run last-in first); a weak reference,
     # so runtimes that tests build and close are not kept alive until exit.
     atexit.register(_close_at_exit, weakref.ref(rt))

@@ -66,11 +66,14 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sim: SimServer) -> dict
     return values
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[tuple[Database, Writer]]:
-    """A migrated temporary database and its background writer."""
-    db = Database(tmp_path / "store.duckdb")
-    migrate(db)
+@pytest.fixture(params=("duckdb", "postgres"))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Database, Writer]]:
+    """A migrated temporary store and its background writer, on each engine in turn."""
+    if request.param == "postgres":
+        db = Database(request.getfixturevalue("pg_migrated_url"), local_base=tmp_path / "pg")
+    else:
+        db = Database(tmp_path / "store.duckdb")
+        migrate(db)
     writer = Writer(db)
     yield db, writer
     writer.close()

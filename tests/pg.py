@@ -16,7 +16,6 @@ migration tests use it to stop at any version without the store's code in the wa
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -27,44 +26,12 @@ import pytest
 from aeries.store.migrations.base import Migration
 from aeries.store.migrations.pg import PG_MIGRATIONS
 from aeries.store.pg_server import PostgresNotFound, PostgresServer, PostgresServerError
+from aeries.store.postgres import to_dollar_params
 
 if TYPE_CHECKING:  # psycopg is loaded by the first PostgreSQL test, not by every test run
     import psycopg
 
 MIGRATED_TEMPLATE = "aeries_migrated_template"
-
-# What a ``?`` may sit next to without being a placeholder: quoted text, quoted names, comments
-# and dollar-quoted bodies are copied as they are.
-_SKIP = re.compile(
-    r"'(?:[^']|'')*'"
-    r'|"(?:[^"]|"")*"'
-    r"|--[^\n]*"
-    r"|/\*.*?\*/"
-    r"|\$(?P<tag>[A-Za-z_]\w*)?\$.*?\$(?P=tag)?\$",
-    re.S,
-)
-
-
-def qmark_to_dollar(query: str) -> str:
-    """``?`` placeholders as PostgreSQL's ``$1, $2, …``, leaving quoted ones alone."""
-    out: list[str] = []
-    n = 0
-    pos = 0
-    for match in _SKIP.finditer(query):
-        plain = query[pos : match.start()]
-        pieces = plain.split("?")
-        for piece in pieces[:-1]:
-            n += 1
-            out.append(f"{piece}${n}")
-        out.append(pieces[-1])
-        out.append(match.group(0))
-        pos = match.end()
-    pieces = query[pos:].split("?")
-    for piece in pieces[:-1]:
-        n += 1
-        out.append(f"{piece}${n}")
-    out.append(pieces[-1])
-    return "".join(out)
 
 
 class QmarkCursor:
@@ -77,7 +44,7 @@ class QmarkCursor:
         self._cur = psycopg.RawCursor(conn)
 
     def execute(self, query: str, params: Sequence[Any] | None = None) -> QmarkCursor:
-        self._cur.execute(qmark_to_dollar(query), params)
+        self._cur.execute(to_dollar_params(query), params)
         return self
 
     def fetchall(self) -> list[Any]:

@@ -10,6 +10,7 @@ cursor per call, ``transaction()``, ``lock(key)``; SQL is written once in forms 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,10 @@ from aeries.config import is_postgres_url
 
 Params = Sequence[Any] | dict[str, Any] | None
 Dialect = Literal["duckdb", "postgres"]
+_ENGINES: dict[Dialect, str] = {
+    "duckdb": "aeries.store.duckdb_file",
+    "postgres": "aeries.store.postgres",
+}
 
 
 class DatabaseLocked(RuntimeError):
@@ -69,10 +74,9 @@ def is_storage_error(exc: BaseException) -> bool:
     """Whether ``exc`` says the store cannot write right now (full disk, unwritable folder,
     I/O failure, a PostgreSQL server down or gone), as opposed to a row it will never
     accept: the first kind is waited out and retried, the second is set aside."""
-    if _from_psycopg(exc):
-        from aeries.store.postgres import is_pg_store_failure
-
-        return is_pg_store_failure(exc)
+    if _from_psycopg(exc):  # then the PostgreSQL engine is loaded
+        module = importlib.import_module(_ENGINES["postgres"])
+        return bool(module.is_pg_store_failure(exc))
     if isinstance(exc, OSError | duckdb.IOException | duckdb.FatalException):
         return True
     if isinstance(exc, DatabaseError):
@@ -105,13 +109,13 @@ class Database:
     def __new__(cls, target: str | Path, *args: Any, **kwargs: Any) -> Database:
         if cls is not Database:
             return super().__new__(cls)
-        if is_postgres_url(target):
-            from aeries.store.postgres import PostgresDatabase
-
-            return super().__new__(PostgresDatabase)
-        from aeries.store.duckdb_file import DuckDBDatabase
-
-        return super().__new__(DuckDBDatabase)
+        # The engine module is imported by name, on first use: a DuckDB-only process never
+        # loads psycopg, and the engines (which subclass this) are not imported back from here.
+        module = importlib.import_module(
+            _ENGINES["postgres" if is_postgres_url(target) else "duckdb"]
+        )
+        engine: type[Database] = module.ENGINE
+        return super().__new__(engine)
 
     @property
     def label(self) -> str:

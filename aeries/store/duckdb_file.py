@@ -109,3 +109,6 @@ class DuckDBDatabase(Database):
     @property
     def closed(self) -> bool:
         return self._closed
+
+
+ENGINE = DuckDBDatabase  # what Database(target) instantiates for this engine's targets

@@ -5,14 +5,21 @@ answers in their conversations).
 
 The record is written from the stream's reader thread, through the background writer: it never
 waits on the database and never runs before the request has gone out.
+
+On a shared store other processes' answers are in the table too, alive: a process files only
+rows no one has refreshed for ``STALE_S`` (longer than a stream may go without a chunk before
+the client's read timeout ends it), and claims each by deleting it first, so two processes
+never file one answer twice. ``InflightSweeper`` does that every minute, so the answers of a
+worker that was killed are filed while the others keep serving.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aeries.calls import CallResult
@@ -23,6 +30,8 @@ from aeries.store.writer import Execute, Insert, Op, Writer
 log = logging.getLogger(__name__)
 
 REFRESH_S = 2.0
+STALE_S = 180.0  # > the default 60 s read timeout, with room for clocks of several hosts
+SWEEP_S = 60.0
 INTERRUPTED_ERROR = (
     "Aeries stopped before this answer ended (the app was shut down or crashed); this is the "
     "text received until then."
@@ -158,21 +167,62 @@ def _file_one(cur: Any, row: dict[str, Any]) -> None:
                    WHERE id = ? AND user_id = ?""",
                 [message["created_at"], message["id"], row["conversation_id"], row["user_id"]],
             )
-    cur.execute("DELETE FROM inflight WHERE exchange_id = ?", [row["exchange_id"]])
 
 
-def recover_inflight(db: Database) -> int:
-    """File every answer left in flight by an earlier process (call before the app serves);
-    returns how many were filed as interrupted."""
-    rows = db.records("SELECT * FROM inflight ORDER BY updated_at")
+def recover_inflight(db: Database, *, older_than_s: float | None = None) -> int:
+    """File the answers left in flight by a process that ended (call before the app serves);
+    returns how many were filed as interrupted. ``older_than_s``: only rows not refreshed for
+    that long (on a shared store, where younger rows are other processes' live answers);
+    None files every row (the embedded store: one process, so none is live at start)."""
+    if older_than_s is None:
+        rows = db.records("SELECT * FROM inflight ORDER BY updated_at")
+    else:
+        cutoff = utcnow() - timedelta(seconds=older_than_s)
+        rows = db.records(
+            "SELECT * FROM inflight WHERE updated_at < ? ORDER BY updated_at", [cutoff]
+        )
     filed = 0
     for row in rows:
         try:
             with db.transaction() as cur:
+                # Claim it first: a second process filing the same row waits on the row lock,
+                # then finds it gone and files nothing.
+                claimed = cur.execute(
+                    "DELETE FROM inflight WHERE exchange_id = ? RETURNING exchange_id",
+                    [row["exchange_id"]],
+                ).fetchone()
+                if claimed is None:
+                    continue
                 _file_one(cur, row)
             filed += 1
         except Exception:  # keep the row for the next start rather than lose it
             log.exception("Could not file the interrupted answer %s", row["exchange_id"])
     if filed:
-        log.warning("Filed %d answers interrupted by the last shutdown or crash", filed)
+        log.warning("Filed %d answers interrupted by a shutdown or crash", filed)
     return filed
+
+
+class InflightSweeper:
+    """On a shared store: files, every ``every_s``, the answers of processes that ended
+    without filing them (a worker killed mid-stream), while this process keeps serving."""
+
+    def __init__(
+        self, db: Database, *, every_s: float = SWEEP_S, older_than_s: float = STALE_S
+    ) -> None:
+        self._db = db
+        self._every_s = every_s
+        self._older_than_s = older_than_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="aeries-inflight", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every_s):
+            try:
+                recover_inflight(self._db, older_than_s=self._older_than_s)
+            except Exception as exc:  # the store is away: the next sweep tries again
+                log.warning("Could not look for interrupted answers: %s", exc)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -50,10 +51,13 @@ def is_pg_store_failure(exc: BaseException) -> bool:
     return state[:2] in _STORE_CLASSES or state in _STORE_STATES
 
 
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z_0-9]*)?\$")
+
+
 @functools.lru_cache(maxsize=4096)
 def to_dollar_params(sql: str) -> str:
     """``sql`` with each ``?`` placeholder numbered ``$1``, ``$2``, … in order. A ``?`` inside a
-    quoted string, a quoted identifier or a comment is left alone."""
+    quoted string, a quoted identifier, a dollar-quoted body or a comment is left alone."""
     out: list[str] = []
     n = 0
     i = 0
@@ -79,6 +83,11 @@ def to_dollar_params(sql: str) -> str:
         elif sql.startswith("/*", i):
             end = sql.find("*/", i + 2)
             end = length if end == -1 else end + 2
+            out.append(sql[i:end])
+            i = end
+        elif ch == "$" and (tag := _DOLLAR_TAG.match(sql, i)):
+            end = sql.find(tag.group(0), tag.end())  # a dollar-quoted body: $tag$ … $tag$
+            end = length if end == -1 else end + len(tag.group(0))
             out.append(sql[i:end])
             i = end
         elif ch == "?":
@@ -287,3 +296,6 @@ class PostgresDatabase(Database):
     @property
     def closed(self) -> bool:
         return self._closed
+
+
+ENGINE = PostgresDatabase  # what Database(target) instantiates for this engine's targets

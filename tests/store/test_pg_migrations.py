@@ -21,7 +21,8 @@ from aeries.store.db import Database
 from aeries.store.migrations import pg as pg_mig
 from aeries.store.migrations.pg import PG_MIGRATIONS
 from aeries.store.pg_server import PostgresServer
-from tests.pg import QmarkCursor, apply_migrations, qmark_to_dollar
+from aeries.store.postgres import to_dollar_params
+from tests.pg import QmarkCursor, apply_migrations
 from tests.store.helpers import Column, Key, schema_columns, schema_keys
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -139,10 +140,10 @@ def test_every_duckdb_migration_has_a_postgresql_twin() -> None:
 
 def test_qmark_placeholders_become_dollar_ones_outside_quotes_and_comments() -> None:
     sql = "SELECT ?, '?', \"a?\", $$?$$, $q$it's ?$q$ -- ?\n, ? /* ? */ FROM t WHERE x = ?"
-    assert qmark_to_dollar(sql) == (
+    assert to_dollar_params(sql) == (
         "SELECT $1, '?', \"a?\", $$?$$, $q$it's ?$q$ -- ?\n, $2 /* ? */ FROM t WHERE x = $3"
     )
-    assert qmark_to_dollar("UPDATE t SET a = 'it''s ?' WHERE b = ?") == (
+    assert to_dollar_params("UPDATE t SET a = 'it''s ?' WHERE b = ?") == (
         "UPDATE t SET a = 'it''s ?' WHERE b = $1"
     )
 
