@@ -122,9 +122,7 @@ def test_observer_writes_heuristic_and_model_signals_with_provenance(store, sim)
     request = sim.stats.last_request
     assert request["response_format"]["type"] == "json_schema"
     assert request["chat_template_kwargs"] == {"enable_thinking": False}
-    exchange = db.rows(
-        "SELECT source, status, params->>'prompt_hash' FROM exchanges"
-    )
+    exchange = db.rows("SELECT source, status, params->>'prompt_hash' FROM exchanges")
     assert exchange == [("observer", "ok", PROMPT_HASH)]
     # Analytics files the scores and notes under the observed answer.
     observed = turn("x")
