@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -56,10 +57,25 @@ def sim(sim_server: SimServer) -> Iterator[SimServer]:
         setattr(sim_server.config, key, value)
 
 
+# The page suite runs on one engine per pytest run: DuckDB by default, PostgreSQL with
+# AERIES_TEST_STORE=postgres (scripts/test.sh runs the store-facing pages both ways).
+PAGE_STORE = os.environ.get("AERIES_TEST_STORE", "duckdb")
+
+
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sim: SimServer) -> dict[str, str]:
-    """Environment pointing Aeries at the simulator and a temporary database."""
-    values = {"AERIES_BASE_URL": sim.base_url, "AERIES_DB": str(tmp_path / "aeries.duckdb")}
+def env(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    sim: SimServer,
+    request: pytest.FixtureRequest,
+) -> dict[str, str]:
+    """Environment pointing Aeries at the simulator and a temporary store (a DuckDB file, or
+    a fresh PostgreSQL database when AERIES_TEST_STORE=postgres)."""
+    if PAGE_STORE == "postgres":
+        target = request.getfixturevalue("pg_migrated_url")
+    else:
+        target = str(tmp_path / "aeries.duckdb")
+    values = {"AERIES_BASE_URL": sim.base_url, "AERIES_DB": target}
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)

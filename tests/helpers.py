@@ -33,7 +33,7 @@ def participant_link(env: dict[str, str], name: str) -> dict[str, str]:
 
     settings = load_settings(secrets={})
     key = load_or_create_key(settings.key_path, settings.secret)
-    db = Database(settings.db_path)
+    db = Database(settings.store_target)
     try:
         migrate(db)
         account = account_by_key(db, name_key(name)) or create_account(

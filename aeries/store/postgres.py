@@ -100,6 +100,23 @@ def to_dollar_params(sql: str) -> str:
     return "".join(out)
 
 
+NUL_STAND_IN = "\ufffd"  # PostgreSQL text cannot hold U+0000; the replacement character can
+
+
+def _without_nul(value: Any) -> Any:
+    """``value`` with every U+0000 in its strings (also inside lists) replaced, so a row with
+    one is kept rather than refused. The DuckDB engine stores U+0000 as it is."""
+    if isinstance(value, str):
+        return value.replace("\x00", NUL_STAND_IN) if "\x00" in value else value
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+def _params(params: Sequence[Any] | None) -> list[Any] | None:
+    return [_without_nul(v) for v in params] if params else None
+
+
 def describe_url(url: str) -> str:
     """host:port/database of a URL, without user or password (for messages and logs)."""
     parts = urlsplit(url)
@@ -126,11 +143,11 @@ class PostgresCursor:
     def execute(self, sql: str, params: Params = None) -> PostgresCursor:
         if isinstance(params, dict):
             raise TypeError("the PostgreSQL store takes positional ? parameters only")
-        self._cur.execute(to_dollar_params(sql), params or None)
+        self._cur.execute(to_dollar_params(sql), _params(params))
         return self
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> PostgresCursor:
-        self._cur.executemany(to_dollar_params(sql), rows)
+        self._cur.executemany(to_dollar_params(sql), [_params(row) or [] for row in rows])
         return self
 
     def fetchall(self) -> list[tuple[Any, ...]]:
@@ -152,7 +169,7 @@ class PostgresCursor:
         names = ", ".join(columns)
         with self._cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(row)
+                copy.write_row(_params(row) or [])
 
     def close(self) -> None:
         conn, self._conn = self._conn, None

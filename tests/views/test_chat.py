@@ -350,7 +350,9 @@ def test_unusual_text_is_stored_and_shown_literally(app, env, text):
     at = app().run()
     send(at, text)
     assert not at.exception
-    assert db_rows(env, "SELECT content FROM messages WHERE role='user'") == [(text,)]
+    # PostgreSQL text cannot hold U+0000: that store keeps U+FFFD in its place.
+    stored = text.replace("\x00", "\ufffd") if env["AERIES_DB"].startswith("postgresql") else text
+    assert db_rows(env, "SELECT content FROM messages WHERE role='user'") == [(stored,)]
     from aeries.ui.text import literal
 
     assert literal(text) in markdown_texts(at)

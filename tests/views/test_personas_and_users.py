@@ -232,10 +232,11 @@ def test_observer_runs_after_the_stream_and_writes_signals_with_provenance(app, 
     send(at, "Please keep answers short. What is an owl?")
     assert _observer(env).drain(10)
     chat_start, chat_e2e, chat_ttft = db_rows(
-        env, "SELECT epoch_ms(started_at), e2e_ms, ttft_ms FROM exchanges WHERE source='chat'"
+        env,
+        "SELECT extract(epoch FROM started_at) * 1000, e2e_ms, ttft_ms FROM exchanges WHERE source='chat'",
     )[0]
     observer_start = db_rows(
-        env, "SELECT epoch_ms(started_at) FROM exchanges WHERE source='observer'"
+        env, "SELECT extract(epoch FROM started_at) * 1000 FROM exchanges WHERE source='observer'"
     )[0][0]
     assert observer_start >= chat_start + chat_e2e - 2  # only after the last token
     # The chat's timing is measured before the observer exists; its accuracy is tested in

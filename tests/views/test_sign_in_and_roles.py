@@ -155,7 +155,7 @@ def test_a_renewed_link_replaces_the_old_one(app, env, remote):
     old = participant_link(env, "carol")
     assert app(old).run().chat_input
     settings = load_settings(secrets={})
-    db = Database(settings.db_path)
+    db = Database(settings.store_target)
     uid = db.one("SELECT id FROM users WHERE name = 'carol'")[0]
     renew_link(db, uid)
     db.close()

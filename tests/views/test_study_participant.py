@@ -290,8 +290,8 @@ def test_a_message_sent_after_another_device_moved_on_is_still_logged(app, live_
     assert at.radio(key="study.item.helpful")  # this device now shows where they are
     rt.writer.flush()
     rows = rt.db.rows(
-        "SELECT status, study_id FROM exchanges WHERE source = 'chat' AND request_messages"
-        " LIKE '%One more thing%'"
+        "SELECT status, study_id FROM exchanges WHERE source = 'chat' AND "
+        "CAST(request_messages AS VARCHAR) LIKE '%One more thing%'"
     )
     assert len(rows) == 1 and rows[0][1] == "pilot"  # sent, then closed and logged
 
