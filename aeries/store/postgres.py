@@ -14,6 +14,7 @@ import hashlib
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -213,11 +214,13 @@ class PostgresDatabase(Database):
         url: str,
         *,
         local_base: Path | None = None,
-        connect_timeout_s: float = 30.0,
+        connect_timeout_s: float = 10.0,
         pool_timeout_s: float = 5.0,
         max_connections: int = 24,
+        outcome_wait_s: float = 30.0,
     ) -> None:
         self.url = url
+        self.outcome_wait_s = outcome_wait_s
         name = (urlsplit(url).path or "/").strip("/") or "postgres"
         # Spill and key files need a local folder: per database, next to the default DuckDB.
         self.path = local_base or Path("data") / f"postgres-{name}"
@@ -292,7 +295,40 @@ class PostgresDatabase(Database):
                 with contextlib.suppress(psycopg.Error):
                     cur.execute("ROLLBACK")
                 raise
-            cur.execute("COMMIT")
+            # The transaction's id, so that a COMMIT whose answer is lost (the connection
+            # drops mid-way) can be looked up instead of guessed: a retry of a batch that did
+            # land would write its rows twice (log tables have no key to stop that).
+            row = cur.execute("SELECT pg_current_xact_id()::text").fetchone()
+            xid = str(row[0]) if row else None
+            try:
+                cur.execute("COMMIT")
+            except psycopg.Error as exc:
+                if xid is None or not is_pg_store_failure(exc) or not self._landed(xid):
+                    raise
+                log.warning("The connection dropped during COMMIT; transaction %s landed", xid)
+
+    def _landed(self, xid: str) -> bool:
+        """Whether transaction ``xid`` committed, asked on a new connection, for up to
+        ``outcome_wait_s`` while the server is away. False if it did not, or if no answer
+        came (then a retry may repeat it: said in the log)."""
+        deadline = time.monotonic() + self.outcome_wait_s
+        while True:
+            try:
+                with psycopg.connect(self.url, connect_timeout=2, autocommit=True) as conn:
+                    found = conn.execute("SELECT pg_xact_status(%s::xid8)", [xid]).fetchone()
+                status = found[0] if found else None
+                if status != "in progress":
+                    return status == "committed"
+            except psycopg.Error:
+                pass
+            if time.monotonic() >= deadline:
+                log.error(
+                    "Cannot learn whether transaction %s committed; retrying it may write its "
+                    "rows twice",
+                    xid,
+                )
+                return False
+            time.sleep(0.2)
 
     def checkpoint(self) -> None:
         """Nothing to do: a commit is durable in PostgreSQL's WAL (and CHECKPOINT needs
