@@ -452,14 +452,23 @@ def _port(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``serve`` subcommand's options."""
     parser.add_argument(
-        "--workers", type=_positive, default=1, help="Streamlit processes to run (default 1)"
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="Streamlit processes to run (default 1)",
     )
     parser.add_argument(
-        "--port", type=_port, default=DEFAULT_PORT, help=f"public port (default {DEFAULT_PORT})"
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        metavar="P",
+        help=f"public port (default {DEFAULT_PORT})",
     )
     parser.add_argument(
         "--address",
         default=DEFAULT_ADDRESS,
+        metavar="A",
         help=f"public address nginx listens on (default {DEFAULT_ADDRESS}; 0.0.0.0 for every "
         "interface)",
     )
@@ -467,6 +476,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--store",
         default=None,
+        metavar="URL|FILE",
         help="the store every worker logs to: a postgresql:// URL (needed for more than one "
         "worker) or a DuckDB file (default: AERIES_DB, secrets, data/aeries.duckdb)",
     )
@@ -481,7 +491,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"(default DIR: {DEFAULT_LOCAL_STORE}, relative to the project)",
     )
     parser.add_argument(
-        "--nginx", default=None, help="path of the nginx binary (default: PATH, /usr/sbin/nginx)"
+        "--nginx",
+        default=None,
+        metavar="PATH",
+        help="path of the nginx binary (default: PATH, /usr/sbin/nginx)",
     )
 
 
