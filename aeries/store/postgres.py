@@ -118,6 +118,9 @@ def _params(params: Sequence[Any] | None) -> list[Any] | None:
     return [_without_nul(v) for v in params] if params else None
 
 
+DOWN_RETRY_S = 2.0  # after a connection could not be had, how long later to try again
+
+
 def describe_url(url: str) -> str:
     """host:port/database of a URL, without user or password (for messages and logs)."""
     parts = urlsplit(url)
@@ -215,7 +218,7 @@ class PostgresDatabase(Database):
         *,
         local_base: Path | None = None,
         connect_timeout_s: float = 10.0,
-        pool_timeout_s: float = 5.0,
+        pool_timeout_s: float = 3.0,
         max_connections: int = 24,
         outcome_wait_s: float = 30.0,
     ) -> None:
@@ -227,6 +230,7 @@ class PostgresDatabase(Database):
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._closed = False
+        self._down_until = 0.0
         self._pool = psycopg_pool.ConnectionPool(
             url,
             min_size=2,
@@ -266,7 +270,16 @@ class PostgresDatabase(Database):
     def cursor(self) -> PostgresCursor:
         if self._closed:
             raise DatabaseError("The database connection is closed.")
-        return PostgresCursor(self._pool)
+        # While the server is known to be away, fail at once instead of every page read
+        # waiting the pool's whole timeout; one caller at a time (the writer's retries, the
+        # next page) tries again after DOWN_RETRY_S.
+        if time.monotonic() < self._down_until:
+            raise DatabaseError(f"The PostgreSQL store at {self.label} is not reachable.")
+        try:
+            return PostgresCursor(self._pool)
+        except psycopg_pool.PoolTimeout:
+            self._down_until = time.monotonic() + DOWN_RETRY_S
+            raise
 
     @contextlib.contextmanager
     def lock(self, key: str) -> Iterator[None]:

@@ -94,7 +94,7 @@ def problem_of(exc: BaseException) -> str:
         return "the database folder cannot be written"
     if isinstance(exc, duckdb.FatalException) or "invalidated" in text:
         return "the database stopped working and is being reopened"
-    if type(exc).__module__.startswith(("psycopg", "psycopg_pool")):
+    if "not reachable" in text or type(exc).__module__.startswith(("psycopg", "psycopg_pool")):
         if "read-only" in text:
             return "the database server accepts no writes (read-only)"
         return "the database server cannot be reached"

@@ -71,11 +71,26 @@ def store_guard(rt: Runtime) -> Iterator[None]:
         yield
     except DatabaseError as exc:
         st.error(f"**The database cannot be used right now.** {literal(str(exc))}")
+        _give_back_unsent()
     except store_errors() as exc:
         if not is_storage_error(exc):
             raise
         st.error(
             "**Aeries cannot read or write its database right now** (the disk may be full, "
-            "or the data folder not writable). What was already sent is kept and saved when "
-            "storage is back. Try again in a few minutes."
+            "the data folder not writable, or the database server away). What was already "
+            "sent is kept and saved when storage is back. Try again in a few minutes."
         )
+        _give_back_unsent()
+
+
+# Every chat box a page has: a message submitted in the run the store failed in was never
+# taken, so it is shown back to copy rather than silently dropped.
+PROMPT_KEYS = ("aeries.prompt", "arena.prompt", "study.input", "study.arena.prompt")
+
+
+def _give_back_unsent() -> None:
+    for key in PROMPT_KEYS:
+        text = st.session_state.get(key)
+        if isinstance(text, str) and text.strip():
+            st.warning(NOT_SENT)
+            st.code(text, language=None, wrap_lines=True)
