@@ -1,9 +1,10 @@
-"""Command line: ``python -m aeries demo|export|researcher-secret``.
+"""Command line: ``python -m aeries demo|export|researcher-secret|serve``.
 
     python -m aeries demo --exchanges 1000000 [--db PATH] [--seed 0] [--weeks 12] [--replace]
                           [--study]
     python -m aeries export --out DIR [--db PATH]
     python -m aeries researcher-secret [--stdin]
+    python -m aeries serve [--workers N] [--port P] [--store URL|FILE | --local-store [DIR]]
 
 ``--db`` defaults to the configured database (AERIES_DB, secrets, or data/aeries.duckdb).
 """

@@ -42,3 +42,10 @@ python3 -m mypy  # types over aeries/ ([tool.mypy] in pyproject.toml)
 # summary; drop exactly those lines so the summary stays the last word (pipefail keeps the
 # exit code of pytest).
 python3 -m pytest "$@" 2>&1 | grep -v -E '^(nanobind: | - leaked | - \.\.\. skipped|See https://nanobind)'
+# The whole run (no arguments) also runs the page tests on the shared store: the same tests,
+# each with a fresh PostgreSQL database as AERIES_DB (tests that set up the store
+# they choose are marked own_store).
+if [ "$#" -eq 0 ]; then
+  AERIES_TEST_STORE=postgres python3 -m pytest tests/views -m "not own_store" 2>&1 \
+    | grep -v -E '^(nanobind: | - leaked | - \.\.\. skipped|See https://nanobind)'
+fi

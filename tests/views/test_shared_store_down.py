@@ -14,7 +14,7 @@ from aeries.store.pg_server import PostgresServer, free_port
 from aeries.ui.store_health import NOT_SENT
 from tests.helpers import participant_link, send, wait_until
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.own_store]
 
 
 @pytest.fixture

@@ -26,6 +26,9 @@ FULL = (
 )
 
 
+pytestmark = pytest.mark.own_store  # a DuckDB file in a folder it fills or freezes
+
+
 class Disk:
     """The app's database folder, made unable to take writes: a small tmpfs filled up
     (``full``), or the folder made immutable with ``chattr +i`` (``frozen``: not even root can
