@@ -233,7 +233,8 @@ def test_observer_runs_after_the_stream_and_writes_signals_with_provenance(app, 
     assert _observer(env).drain(10)
     chat_start, chat_e2e, chat_ttft = db_rows(
         env,
-        "SELECT extract(epoch FROM started_at) * 1000, e2e_ms, ttft_ms FROM exchanges WHERE source='chat'",
+        "SELECT extract(epoch FROM started_at) * 1000, e2e_ms, ttft_ms FROM exchanges "
+        "WHERE source='chat'",
     )[0]
     observer_start = db_rows(
         env, "SELECT extract(epoch FROM started_at) * 1000 FROM exchanges WHERE source='observer'"
