@@ -147,3 +147,25 @@ STUDY_STEPS: tuple[StudyStep, ...] = get_args(StudyStep)
 # Which questionnaire an answer belongs to.
 Questionnaire = Literal["pre", "post"]
 QUESTIONNAIRES: tuple[Questionnaire, ...] = get_args(Questionnaire)
+
+# --- human annotation ----------------------------------------------------------------------
+
+# The kinds of rubric item: a Likert scale with a label per point (its value is the point's
+# number, 1 … n), one option of several, yes/no, or free text (which has no agreement).
+RubricItemKind = Literal["likert", "categorical", "boolean", "text"]
+RUBRIC_ITEM_KINDS: tuple[RubricItemKind, ...] = get_args(RubricItemKind)
+# Level of measurement an item's agreement is computed at (Krippendorff's α's metric).
+MeasurementLevel = Literal["nominal", "ordinal", "interval"]
+MEASUREMENT_LEVELS: tuple[MeasurementLevel, ...] = get_args(MeasurementLevel)
+# How a queue's exchanges were drawn from those its filters match.
+QueueSampling = Literal["all", "random", "stratified"]
+QUEUE_SAMPLINGS: tuple[QueueSampling, ...] = get_args(QueueSampling)
+# An open queue hands out items; a closed one does not (its labels stay).
+QueueStatus = Literal["open", "closed"]
+QUEUE_STATUSES: tuple[QueueStatus, ...] = get_args(QueueStatus)
+# What a rater did with an item they were handed.
+SubmissionOutcome = Literal["labelled", "skipped"]
+SUBMISSION_OUTCOMES: tuple[SubmissionOutcome, ...] = get_args(SubmissionOutcome)
+# The observer's quantities a rubric item can ask people for, so the two can be compared.
+ObservedQuantity = Literal["satisfaction", "sentiment", "preference", "correction"]
+OBSERVED_QUANTITIES: tuple[ObservedQuantity, ...] = get_args(ObservedQuantity)

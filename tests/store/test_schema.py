@@ -311,6 +311,77 @@ COLUMNS: dict[str, list[Column]] = {
         ("correct", "BOOLEAN", NULL, None),
         ("answered_at", TSTZ, NOT_NULL, None),
     ],
+    "rubrics": [
+        ("id", "VARCHAR", NOT_NULL, None),
+        ("name", "VARCHAR", NOT_NULL, None),
+        ("current_version", "INTEGER", NOT_NULL, None),
+        ("created_by", "VARCHAR", NULL, None),
+        ("created_at", TSTZ, NOT_NULL, None),
+        ("updated_at", TSTZ, NOT_NULL, None),
+        ("deleted", "BOOLEAN", NOT_NULL, "false"),
+    ],
+    "rubric_versions": [
+        ("rubric_id", "VARCHAR", NOT_NULL, None),
+        ("version", "INTEGER", NOT_NULL, None),
+        ("spec", "JSON", NOT_NULL, None),
+        ("spec_hash", "VARCHAR", NOT_NULL, None),
+        ("created_by", "VARCHAR", NULL, None),
+        ("created_at", TSTZ, NOT_NULL, None),
+    ],
+    "annotation_queues": [
+        ("id", "VARCHAR", NOT_NULL, None),
+        ("name", "VARCHAR", NOT_NULL, None),
+        ("rubric_id", "VARCHAR", NOT_NULL, None),
+        ("rubric_version", "INTEGER", NOT_NULL, None),
+        ("raters_per_item", "INTEGER", NOT_NULL, None),
+        ("sampling", "VARCHAR", NOT_NULL, None),
+        ("filters", "JSON", NOT_NULL, None),
+        ("seed", "INTEGER", NOT_NULL, None),
+        ("status", "VARCHAR", NOT_NULL, None),
+        ("created_by", "VARCHAR", NULL, None),
+        ("created_at", TSTZ, NOT_NULL, None),
+    ],
+    "queue_items": [
+        ("queue_id", "VARCHAR", NOT_NULL, None),
+        ("exchange_id", "VARCHAR", NOT_NULL, None),
+        ("position", "INTEGER", NOT_NULL, None),
+        ("stratum", "VARCHAR", NULL, None),
+        ("labelled", "INTEGER", NOT_NULL, "0"),
+    ],
+    "queue_claims": [
+        ("queue_id", "VARCHAR", NOT_NULL, None),
+        ("exchange_id", "VARCHAR", NOT_NULL, None),
+        ("rater_id", "VARCHAR", NOT_NULL, None),
+        ("claimed_at", TSTZ, NOT_NULL, None),
+    ],
+    "submissions": [
+        ("id", "VARCHAR", NOT_NULL, None),
+        ("queue_id", "VARCHAR", NOT_NULL, None),
+        ("exchange_id", "VARCHAR", NOT_NULL, None),
+        ("rater_id", "VARCHAR", NOT_NULL, None),
+        ("rubric_id", "VARCHAR", NOT_NULL, None),
+        ("rubric_version", "INTEGER", NOT_NULL, None),
+        ("outcome", "VARCHAR", NOT_NULL, None),
+        ("flagged", "BOOLEAN", NOT_NULL, "false"),
+        ("note", "VARCHAR", NULL, None),
+        ("shown_at", TSTZ, NULL, None),
+        ("created_at", TSTZ, NOT_NULL, None),
+        ("retracted_at", TSTZ, NULL, None),
+    ],
+    "labels": [
+        ("submission_id", "VARCHAR", NOT_NULL, None),
+        ("item_key", "VARCHAR", NOT_NULL, None),
+        ("value", "VARCHAR", NULL, None),
+    ],
+    "adjudications": [
+        ("queue_id", "VARCHAR", NOT_NULL, None),
+        ("exchange_id", "VARCHAR", NOT_NULL, None),
+        ("item_key", "VARCHAR", NOT_NULL, None),
+        ("value", "VARCHAR", NULL, None),
+        ("adjudicator_id", "VARCHAR", NOT_NULL, None),
+        ("note", "VARCHAR", NULL, None),
+        ("created_at", TSTZ, NOT_NULL, None),
+    ],
     "schema_migrations": [
         ("version", "INTEGER", NOT_NULL, None),
         ("name", "VARCHAR", NOT_NULL, None),
@@ -332,6 +403,14 @@ KEYS: dict[str, list[Key]] = {
     "enrolments": [("PRIMARY KEY", ("id",))],
     "enrolment_steps": [("PRIMARY KEY", ("enrolment_id", "step"))],
     "answers": [("PRIMARY KEY", ("enrolment_id", "item_id"))],
+    "rubrics": [("PRIMARY KEY", ("id",))],
+    "rubric_versions": [("PRIMARY KEY", ("rubric_id", "version"))],
+    "annotation_queues": [("PRIMARY KEY", ("id",))],
+    "queue_items": [("PRIMARY KEY", ("queue_id", "exchange_id"))],
+    "queue_claims": [("PRIMARY KEY", ("queue_id", "exchange_id", "rater_id"))],
+    "submissions": [("PRIMARY KEY", ("id",))],
+    "labels": [("PRIMARY KEY", ("submission_id", "item_key"))],
+    "adjudications": [("PRIMARY KEY", ("queue_id", "exchange_id", "item_key"))],
     "schema_migrations": [("PRIMARY KEY", ("version",))],
 }
 
@@ -361,4 +440,4 @@ def test_a_new_database_has_only_base_tables(duck_db: Database) -> None:
 
 def test_the_newest_version_is_the_one_described() -> None:
     # Adding a migration means revisiting the description above (and the upgrade tests).
-    assert [m.version for m in mig.MIGRATIONS] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [m.version for m in mig.MIGRATIONS] == [1, 2, 3, 4, 5, 6, 7, 8, 9]

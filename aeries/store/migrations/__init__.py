@@ -1,6 +1,6 @@
 """Ordered schema migrations, each applied once and recorded in ``schema_migrations``.
 
-One module per migration (``m001_core_tables`` … ``m008_studies``), each
+One module per migration (``m001_core_tables`` … ``m009_annotation``), each
 holding its SQL as literals and importing only ``Migration`` from ``base`` (plus the standard
 library and duckdb): a released migration is frozen, and editing runtime code never edits it.
 To change the schema, add the next module and list it in ``MIGRATIONS``; then regenerate
@@ -24,9 +24,11 @@ from aeries.store.migrations.m006_identity_and_durability import (
 )
 from aeries.store.migrations.m007_server_metrics import MIGRATION as SERVER_METRICS
 from aeries.store.migrations.m008_studies import MIGRATION as STUDIES
+from aeries.store.migrations.m009_annotation import MIGRATION as ANNOTATION
 
 __all__ = [
     "ANALYTICS_FACTS",
+    "ANNOTATION",
     "ARENA",
     "CORE_TABLES",
     "IDENTITY_AND_DURABILITY",
@@ -51,6 +53,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     IDENTITY_AND_DURABILITY,
     SERVER_METRICS,
     STUDIES,
+    ANNOTATION,
 )
 
 

@@ -18,6 +18,7 @@ from aeries.store.migrations.pg.p006_identity_and_durability import (
 )
 from aeries.store.migrations.pg.p007_server_metrics import MIGRATION as SERVER_METRICS
 from aeries.store.migrations.pg.p008_studies import MIGRATION as STUDIES
+from aeries.store.migrations.pg.p009_annotation import MIGRATION as ANNOTATION
 
 __all__ = ["PG_MIGRATIONS"]
 
@@ -30,4 +31,5 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
     IDENTITY_AND_DURABILITY,
     SERVER_METRICS,
     STUDIES,
+    ANNOTATION,
 )
