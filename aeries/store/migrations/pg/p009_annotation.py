@@ -1,6 +1,6 @@
-"""PostgreSQL migration 9 (twin of m009): human annotation — rubrics and their versions, annotation queues and the
-exchanges in them, who is labelling what now, each rater's submissions and labels, and
-adjudicated labels.
+"""PostgreSQL migration 9 (twin of m009): human annotation — rubrics and their versions,
+annotation queues and the exchanges in them, who is labelling what now, each rater's
+submissions and labels, and adjudicated labels.
 
 Released: frozen. Its SQL is a literal here; it imports nothing from runtime code.
 """
