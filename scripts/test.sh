@@ -46,6 +46,7 @@ python3 -m pytest "$@" 2>&1 | grep -v -E '^(nanobind: | - leaked | - \.\.\. skip
 # each with a fresh PostgreSQL database as AERIES_DB (tests that set up the store
 # they choose are marked own_store).
 if [ "$#" -eq 0 ]; then
-  AERIES_TEST_STORE=postgres python3 -m pytest tests/views -m "not own_store" 2>&1 \
+  AERIES_TEST_STORE=postgres python3 -m pytest tests/views tests/test_runtime.py tests/test_arena.py \
+    tests/test_brief.py tests/observer tests/store/test_inflight.py -m "not own_store" 2>&1 \
     | grep -v -E '^(nanobind: | - leaked | - \.\.\. skipped|See https://nanobind)'
 fi

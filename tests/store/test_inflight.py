@@ -96,7 +96,8 @@ def test_a_record_whose_answer_ended_is_not_filed_twice(runtime, sim):
     # As if the process died between writing the final rows and deleting the record.
     runtime.db.execute(
         "INSERT INTO inflight (exchange_id, exchange, response_text, updated_at) "
-        "SELECT id, to_json({'id': id}), 'x', now() FROM exchanges WHERE source = 'chat'"
+        "SELECT id, CAST('{\"id\": \"' || id || '\"}' AS JSON), 'x', now() "
+        "FROM exchanges WHERE source = 'chat'"
     )
     recover_inflight(runtime.db)
     assert runtime.db.one("SELECT count(*) FROM exchanges WHERE source='chat'") == (1,)
