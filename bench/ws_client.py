@@ -43,13 +43,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Self
 from urllib.parse import urlsplit
 
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.Element_pb2 import Element
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from websockets.datastructures import Headers
 
 CURSOR = "▌"
 Path = tuple[int, ...]
@@ -86,14 +89,26 @@ class _Run:
 
 
 class WsSession:
-    """One Streamlit session over ``/_stcore/stream``. Use as ``async with``."""
+    """One Streamlit session over ``/_stcore/stream``. Use as ``async with``.
 
-    def __init__(self, base_url: str, chat_key: str | None = None) -> None:
+    ``headers`` go with the websocket handshake (e.g. the ``Cookie`` a proxy routes by, as the
+    browser sends the cookies it was given); ``response_headers`` are the handshake answer's
+    once connected (e.g. the header a proxy names the worker in)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        chat_key: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         parts = urlsplit(base_url.rstrip("/"))
         self.http_base = f"{parts.scheme}://{parts.netloc}{parts.path}"
         scheme = "wss" if parts.scheme == "https" else "ws"
         self.ws_url = f"{scheme}://{parts.netloc}{parts.path}/_stcore/stream"
         self.chat_key = chat_key
+        self.headers = dict(headers or {})
+        self.response_headers: Headers | None = None
         self.query_string = ""
         self.page_script_hash = ""
         self.chat_input_id: str | None = None
@@ -109,15 +124,18 @@ class WsSession:
         # the browser does (a rerun without them resets those widgets to their defaults).
         self._widgets: dict[str, tuple[str, object]] = {}
 
-    async def __aenter__(self) -> WsSession:
+    async def __aenter__(self) -> Self:
         self._ws = await websockets.connect(
             self.ws_url,
             subprotocols=[websockets.Subprotocol("streamlit")],
+            additional_headers=self.headers,
             max_size=None,
             ping_interval=None,  # a loaded server must not be dropped for a late pong
             open_timeout=120,
             close_timeout=5,
         )
+        if self._ws.response is not None:
+            self.response_headers = self._ws.response.headers
         self._reader = asyncio.create_task(self._read())
         return self
 
@@ -138,7 +156,7 @@ class WsSession:
             widget = state.widget_states.widgets.add()
             widget.id = wid
             if field_name == "double_array_value":
-                widget.double_array_value.data.extend(value)  # type: ignore[arg-type]
+                widget.double_array_value.data.extend(value)
             else:
                 setattr(widget, field_name, value)
         state.query_string = self.query_string
@@ -241,11 +259,11 @@ class WsSession:
         which = delta.WhichOneof("type")
         if which == "add_block":
             block = delta.add_block
-            kind = block.WhichOneof("type")
-            if kind == "chat_message" and block.chat_message.name == "assistant":
+            block_kind = block.WhichOneof("type")
+            if block_kind == "chat_message" and block.chat_message.name == "assistant":
                 if path not in self._run.assistant_blocks:
                     self._run.assistant_blocks.append(path)
-            elif kind == "expandable" and path not in self._run.expanders:
+            elif block_kind == "expandable" and path not in self._run.expanders:
                 self._run.expanders.append(path)
             return
         if which != "new_element":
@@ -253,7 +271,7 @@ class WsSession:
         element = delta.new_element
         kind = element.WhichOneof("type")
         shown = _shown_value(kind, element, self._widgets)
-        if shown is not None:
+        if shown is not None and kind is not None:
             self._widgets[getattr(element, kind).id] = shown
         if kind == "chat_input":
             wid = element.chat_input.id

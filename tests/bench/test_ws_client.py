@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from bench.ws_client import WsSession
 
@@ -56,3 +61,33 @@ def test_a_widget_drawn_again_keeps_its_value_unless_the_script_sets_one() -> No
     assert _sent(session) == {"max": 1024.0}
     _drawn(session, "number_input", id="max", default=1.0, value=64.0, set_value=True)
     assert _sent(session) == {"max": 64.0}
+
+
+def test_the_handshake_carries_the_given_headers_and_exposes_the_answers() -> None:
+    # A proxy routes a session by the cookie sent with the handshake and names the worker in
+    # its answer: both must pass through WsSession (bench_workers and tests/serve rely on it).
+    sent: list[str | None] = []
+
+    def name_the_worker(connection: ServerConnection, request: Request, response: Response) -> None:
+        response.headers["X-Aeries-Worker"] = "1"
+
+    async def handler(ws: ServerConnection) -> None:
+        sent.append(ws.request.headers.get("Cookie") if ws.request else None)
+        await ws.wait_closed()
+
+    async def scenario() -> str | None:
+        async with serve(
+            handler,
+            "127.0.0.1",
+            0,
+            subprotocols=[Subprotocol("streamlit")],
+            process_response=name_the_worker,
+        ) as server:
+            port = server.sockets[0].getsockname()[1]
+            url = f"http://127.0.0.1:{port}"
+            async with WsSession(url, headers={"Cookie": "aeries_worker=abc"}) as session:
+                assert session.response_headers is not None
+                return session.response_headers.get("X-Aeries-Worker")
+
+    assert asyncio.run(scenario()) == "1"
+    assert sent == ["aeries_worker=abc"]

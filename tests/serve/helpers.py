@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
@@ -178,29 +177,17 @@ class PageSession(WsSession):
     labels, markdown, and whether there is a chat input."""
 
     def __init__(self, base_url: str, cookie: str | None = None) -> None:
-        super().__init__(base_url)
+        super().__init__(base_url, headers={"Cookie": f"{COOKIE}={cookie}"} if cookie else None)
         self.cookie = cookie
-        self.worker: str | None = None
         self.session_id: str | None = None
         self.texts: list[str] = []
         self.kinds: set[str] = set()
         self.pages: list[str] = []
 
-    async def __aenter__(self) -> PageSession:
-        headers = {"Cookie": f"{COOKIE}={self.cookie}"} if self.cookie else {}
-        self._ws = await websockets.connect(
-            self.ws_url,
-            subprotocols=[websockets.Subprotocol("streamlit")],
-            additional_headers=headers,
-            max_size=None,
-            ping_interval=None,
-            open_timeout=60,
-            close_timeout=5,
-        )
-        assert self._ws.response is not None
-        self.worker = self._ws.response.headers.get(WORKER_HEADER)
-        self._reader = asyncio.create_task(self._read())
-        return self
+    @property
+    def worker(self) -> str | None:
+        """The worker nginx named in the websocket handshake's answer."""
+        return None if self.response_headers is None else self.response_headers.get(WORKER_HEADER)
 
     async def load(self, timeout: float = 60.0) -> None:
         """Run the page (a page load's rerun) and wait until the run ends, whatever it drew."""
