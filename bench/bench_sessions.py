@@ -32,14 +32,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from aeries.serve.nginx import WORKER_HEADER
 from aeries.store.db import Database
 from bench._common import pct, today
 from bench.ws_client import Turn, WsSession
@@ -52,16 +56,24 @@ QUESTIONS = ("Tell me about the history of tea.", "And how is it grown today?")
 
 @dataclass
 class Subject:
-    """One app under test and the personal links still unused for it."""
+    """One app under test (at ``url``) and the personal links still unused for it."""
 
     name: str
-    app: AppProcess
+    url: str
     chat_key: str | None
     # (query string, account id), one per session to come
     links: list[tuple[str, str]] = field(default_factory=list)
+    # The processes whose CPU is the app's (asked at each batch: they start after this is made)
+    pids: Callable[[], list[int]] = list
+    # Behind `aeries serve`: the proxy's sticky cookie. Each session first loads the page over
+    # HTTP as a browser does (nginx sets the cookie there), then opens its websocket with it.
+    cookie_name: str | None = None
 
     def take_link(self) -> tuple[str, str | None]:
         return self.links.pop() if self.links else ("", None)
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids())
 
 
 @dataclass
@@ -72,8 +84,11 @@ class Batch:
     first: list[Turn] = field(default_factory=list)
     second: list[Turn] = field(default_factory=list)
     accounts: list[str | None] = field(default_factory=list)  # the session of first[i]
+    workers: list[str | None] = field(default_factory=list)  # the worker of first[i], if named
     failures: list[str] = field(default_factory=list)
-    cpu_s: float = 0.0  # the app process's CPU time (user + system) during the batch
+    cpu_s: float = 0.0  # the app processes' CPU time (user + system) during the batch
+    wall_s: float = 0.0
+    other_cpu_s: dict[str, float] = field(default_factory=dict)  # the other meters' CPU time
 
 
 def cpu_seconds(pid: int) -> float:
@@ -82,9 +97,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def make_links(db_path: Path, count: int) -> list[tuple[str, str]]:
-    """``count`` participants in a new database: their personal link's query string and
-    account id."""
+def make_links(target: str | Path, count: int) -> list[tuple[str, str]]:
+    """``count`` participants in the store at ``target`` (a DuckDB file or a postgresql://
+    URL; migrated here): their personal link's query string and account id."""
     from urllib.parse import urlencode
 
     from aeries.auth import name_key, participant_token
@@ -92,8 +107,9 @@ def make_links(db_path: Path, count: int) -> list[tuple[str, str]]:
     from aeries.store.migrations import migrate
     from aeries.store.users import create_account
 
-    key = load_or_create_key(db_path.with_name("unused.key"), AERIES_SECRET)
-    db = Database(db_path)
+    # Derived from AERIES_SECRET (which the apps get too): no key file is read or made.
+    key = load_or_create_key(Path("unused.key"), AERIES_SECRET)
+    db = Database(target)
     try:
         migrate(db)
         links = []
@@ -107,13 +123,43 @@ def make_links(db_path: Path, count: int) -> list[tuple[str, str]]:
     return links
 
 
+def proxy_visit(url: str, cookie_name: str) -> tuple[str, str | None]:
+    """GET the page through the proxy without cookies, as a new browser does: the sticky
+    cookie nginx sets, and the worker its answer names."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+    try:
+        conn.request("GET", parts.path or "/")
+        response = conn.getresponse()
+        response.read()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            key, _, rest = header.partition("=")
+            if key.strip() == cookie_name:
+                return rest.split(";", 1)[0], response.headers.get(WORKER_HEADER)
+    finally:
+        conn.close()
+    raise RuntimeError(f"the proxy at {url} set no {cookie_name} cookie")
+
+
 async def _session(
     subject: Subject, loaded: asyncio.Barrier, batch: Batch, timeout: float, pause: float
-):
+) -> None:
     waited = False
     try:
         query, account = subject.take_link()
-        async with WsSession(subject.app.url, subject.chat_key) as session:
+        headers: dict[str, str] = {}
+        visited: str | None = None
+        if subject.cookie_name is not None:
+            cookie, visited = await asyncio.to_thread(proxy_visit, subject.url, subject.cookie_name)
+            headers = {"Cookie": f"{subject.cookie_name}={cookie}"}
+        async with WsSession(subject.url, subject.chat_key, headers=headers) as session:
+            assert session.response_headers is not None
+            worker = session.response_headers.get(WORKER_HEADER)
+            if visited is not None and worker != visited:
+                raise RuntimeError(
+                    f"not sticky: the page came from worker {visited}, the "
+                    f"websocket went to {worker}"
+                )
             try:
                 await session.open(query, timeout)
             finally:
@@ -133,6 +179,7 @@ async def _session(
             batch.first.append(turns[0])
             batch.second.append(turns[1])
             batch.accounts.append(account)
+            batch.workers.append(worker)
     finally:
         if not waited:  # the connection failed: do not keep the others waiting
             await loaded.wait()
@@ -165,6 +212,43 @@ def wait_sim_idle(sim: SimProcess, timeout: float = 90.0) -> float:
             idle_since = None
         time.sleep(0.1)
     return time.monotonic() - start
+
+
+def _pid_of(app: AppProcess) -> Callable[[], list[int]]:
+    return lambda: [app.proc.pid] if app.proc is not None else []
+
+
+def warm_up(subject: Subject, timeout: float) -> None:
+    """One session, unmeasured: the first run of a server builds its caches."""
+    warm = asyncio.run(run_batch(subject, 1, timeout))
+    if warm.failures:
+        raise RuntimeError(f"{subject.name} warm-up failed: {warm.failures[0]}")
+
+
+def measure_batch(
+    sim: SimProcess,
+    subject: Subject,
+    n: int,
+    args: argparse.Namespace,
+    meters: Mapping[str, Callable[[], float]] | None = None,
+) -> Batch:
+    """One batch of N sessions once the simulator is idle, with the app's CPU time and that of
+    each of ``meters`` (name → CPU seconds so far) over the batch; prints a line."""
+    meters = meters or {}
+    waited = wait_sim_idle(sim)
+    started = time.monotonic()
+    cpu_before = subject.cpu_seconds()
+    others_before = {name: meter() for name, meter in meters.items()}
+    batch = asyncio.run(run_batch(subject, n, args.timeout, args.pause))
+    batch.cpu_s = subject.cpu_seconds() - cpu_before
+    batch.other_cpu_s = {name: meter() - others_before[name] for name, meter in meters.items()}
+    batch.wall_s = time.monotonic() - started
+    print(
+        f"N={n:>3} {subject.name:9} {len(batch.first)}/{n} sessions in {batch.wall_s:.1f} s, "
+        f"app CPU {batch.cpu_s:.1f} s (waited {waited:.1f} s for the simulator to go idle)",
+        flush=True,
+    )
+    return batch
 
 
 def _ms(turns: list[Turn], q: float) -> float:
@@ -245,30 +329,44 @@ def first_token_splits(db: Database, batch: Batch) -> tuple[list[Split], list[Sp
     return splits
 
 
-def incomplete_answers(db: Database) -> list[tuple[object, ...]]:
-    """Aeries' chat answers that did not end normally (the figures count only whole answers:
-    a client that sent the wrong widget values would show up here as short answers)."""
-    return db.rows(
+def incomplete_answers(
+    db: Database, accounts: Sequence[str] | None = None
+) -> list[tuple[object, ...]]:
+    """Aeries' chat answers (of ``accounts``, else all) that did not end normally (the figures
+    count only whole answers: a client that sent the wrong widget values would show up here as
+    short answers). Portable SQL: the same on DuckDB and PostgreSQL."""
+    sql = (
         "SELECT status, finish_reason, count(*) FROM exchanges WHERE source = 'chat' "
-        "AND (status <> 'ok' OR finish_reason IS DISTINCT FROM 'stop') GROUP BY ALL"
+        "AND (status <> 'ok' OR finish_reason IS DISTINCT FROM 'stop')"
     )
+    params: list[object] = []
+    if accounts is not None:
+        if not accounts:
+            return []
+        sql += f" AND user_id IN ({', '.join('?' * len(accounts))})"
+        params = list(accounts)
+    return db.rows(sql + " GROUP BY status, finish_reason", params)
 
 
-def split_report(db: Database, results: dict[int, dict[str, Batch]]) -> None:
+def split_report(
+    db: Database, results: dict[int, dict[str, Batch]], names: Sequence[str] = ("Aeries",)
+) -> None:
+    """The first token's parts for the apps ``names`` (whose sessions are logged in ``db``)."""
     print("\nAeries' first token, p50 of each part (submit → request sent → first chunk → text):")
-    print(f"{'N':>3} {'msg':>3} {'before':>7} {'model':>7} {'after':>7}")
+    print(f"{'N':>3} {'app':9} {'msg':>3} {'before':>7} {'model':>7} {'after':>7}")
     for n, by_app in results.items():
-        batch = by_app.get("Aeries")
-        if batch is None or not batch.first:
-            continue
-        for msg, splits in enumerate(first_token_splits(db, batch), start=1):
-            if not splits:
+        for app in names:
+            batch = by_app.get(app)
+            if batch is None or not batch.first:
                 continue
-            parts = [
-                statistics.median(getattr(x, name) for x in splits)
-                for name in ("before_ms", "ttft_ms", "after_ms")
-            ]
-            print(f"{n:>3} {msg:>3} " + " ".join(f"{p:7.0f}" for p in parts))
+            for msg, splits in enumerate(first_token_splits(db, batch), start=1):
+                if not splits:
+                    continue
+                parts = [
+                    statistics.median(getattr(x, name) for x in splits)
+                    for name in ("before_ms", "ttft_ms", "after_ms")
+                ]
+                print(f"{n:>3} {app:9} {msg:>3} " + " ".join(f"{p:7.0f}" for p in parts))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -288,51 +386,33 @@ def main(argv: list[str] | None = None) -> int:
     db_path = work / "aeries.duckdb"
     links = make_links(db_path, sum(counts) + 1)  # +1: the warm-up session
     sim = SimProcess(work)
-    aeries = Subject(
-        "Aeries",
-        AppProcess(
-            work,
-            sim.base_url,
-            db_path,
-            researcher_secret=RESEARCHER_SECRET,
-            env={"AERIES_SECRET": AERIES_SECRET},
-        ),
-        "aeries.prompt",
-        links,
+    aeries_app = AppProcess(
+        work,
+        sim.base_url,
+        db_path,
+        researcher_secret=RESEARCHER_SECRET,
+        env={"AERIES_SECRET": AERIES_SECRET},
     )
-    minimal = Subject(
-        "minimal", AppProcess(work, sim.base_url, work / "unused.duckdb", BASELINE_PAGE), None
-    )
+    minimal_app = AppProcess(work, sim.base_url, work / "unused.duckdb", BASELINE_PAGE)
+    apps = [aeries_app, minimal_app]
+    aeries = Subject("Aeries", aeries_app.url, "aeries.prompt", links, _pid_of(aeries_app))
+    minimal = Subject("minimal", minimal_app.url, None, pids=_pid_of(minimal_app))
     subjects = [aeries, minimal]
     results: dict[int, dict[str, Batch]] = {}
     try:
         sim.start()
         sim.configure(ttft_ms=args.ttft_ms, itl_ms=args.itl_ms, tokens=args.tokens)
-        for subject in subjects:
-            subject.app.start()
+        for app in apps:
+            app.start()
         for subject in subjects:  # warm-up: the first run of each server builds its caches
-            warm = asyncio.run(run_batch(subject, 1, args.timeout))
-            if warm.failures:
-                raise RuntimeError(f"{subject.name} warm-up failed: {warm.failures[0]}")
+            warm_up(subject, args.timeout)
         for i, n in enumerate(counts):
             results[n] = {}
             for subject in subjects if i % 2 == 0 else subjects[::-1]:
-                waited = wait_sim_idle(sim)
-                started = time.monotonic()
-                assert subject.app.proc is not None
-                cpu_before = cpu_seconds(subject.app.proc.pid)
-                batch = asyncio.run(run_batch(subject, n, args.timeout, args.pause))
-                batch.cpu_s = cpu_seconds(subject.app.proc.pid) - cpu_before
-                results[n][subject.name] = batch
-                print(
-                    f"N={n:>3} {subject.name:8} {len(batch.first)}/{n} sessions in "
-                    f"{time.monotonic() - started:.1f} s, app CPU {batch.cpu_s:.1f} s "
-                    f"(waited {waited:.1f} s for the simulator to go idle)",
-                    flush=True,
-                )
+                results[n][subject.name] = measure_batch(sim, subject, n, args)
     finally:
-        for subject in subjects:
-            subject.app.stop()
+        for app in apps:
+            app.stop()
         sim.stop()
     ordered = {n: {s.name: r[s.name] for s in subjects} for n, r in results.items()}
     report(ordered, args)
