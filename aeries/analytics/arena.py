@@ -60,6 +60,13 @@ def preference_where(f: Filters, alias: str = "p") -> tuple[str, list]:
     return " AND ".join(clauses), params
 
 
+def preference_tables(f: Filters) -> tuple[str, ...]:
+    """The tables ``preference_where(f)`` reads (for ``db.analytics``)."""
+    if f.personas or f.brief is not None:
+        return ("preferences", "exchanges")
+    return ("preferences",)
+
+
 def preference_counts(db: Database, f: Filters, bucket: str | None = None) -> pd.DataFrame:
     """Preferences counted by bucket, model_a, model_b, winner, kind and weight: those
     columns and n (how many preferences the row stands for), in that sort order."""
@@ -75,7 +82,7 @@ def preference_counts(db: Database, f: Filters, bucket: str | None = None) -> pd
             GROUP BY ALL
         )
         ORDER BY b, model_a, model_b, winner, kind, weight"""
-    return frame(db, sql, params)
+    return frame(db.analytics(*preference_tables(f)), sql, params)
 
 
 def select_kinds(prefs: pd.DataFrame, implicit: bool) -> pd.DataFrame:
@@ -134,7 +141,7 @@ def win_matrix(db: Database, f: Filters, implicit: bool = False) -> pd.DataFrame
         SELECT model, opponent, sum(w * score) / sum(w) AS win_rate, count(*) AS battles
         FROM sides WHERE w > 0
         GROUP BY ALL ORDER BY model, opponent"""
-    return frame(db, sql, params + params)
+    return frame(db.analytics(*preference_tables(f)), sql, params + params)
 
 
 def _kinds(implicit: bool) -> str:
@@ -154,7 +161,7 @@ def position_bias(db: Database, f: Filters, implicit: bool = True) -> pd.DataFra
         FROM preferences p
         WHERE {where} AND (p.position_a = 0 OR p.position_b = 0)
         GROUP BY ALL ORDER BY p.kind"""
-    out = frame(db, sql, params)
+    out = frame(db.analytics(*preference_tables(f)), sql, params)
     out["left_win_rate"] = out["left_wins"] / out["n"]
     out["lower"], out["upper"] = wilson(out["left_wins"], out["n"])
     return out
@@ -180,7 +187,7 @@ def latency_preference(db: Database, f: Filters, implicit: bool = True) -> pd.Da
         SELECT CASE {cases} ELSE {len(GAP_BUCKETS) - 1} END AS "order",
                count(*) AS n, sum(faster_won) AS faster_wins
         FROM scored GROUP BY ALL ORDER BY "order" """
-    out = frame(db, sql, params)
+    out = frame(db.analytics(*preference_tables(f)), sql, params)
     out["gap"] = out["order"].map({i: label for i, (_, _, label) in enumerate(GAP_BUCKETS)})
     out["faster_win_rate"] = out["faster_wins"] / out["n"]
     out["lower"], out["upper"] = wilson(out["faster_wins"], out["n"])

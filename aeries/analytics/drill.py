@@ -1,5 +1,10 @@
 """Drill-down (from a chart's model and bucket to its exchanges, and from an exchange to
-everything about it) and the filtered data as CSV or Parquet."""
+everything about it) and the filtered data as CSV or Parquet.
+
+The list of a chart point's exchanges reads ``db.analytics`` (the replica of a PostgreSQL store,
+which has no request or answer text); an exchange's details and the exports read the store itself
+(``read_arrow``: PostgreSQL over ADBC, typed as DuckDB gives them), filtered by the SQL here,
+which runs on both engines."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from aeries.analytics.arena import preference_where
 from aeries.analytics.filters import Filters, exchange_where, frame
 from aeries.ids import is_id
 from aeries.store.db import Database
+from aeries.store.replica import read_arrow
 from aeries.vocabulary import EXCHANGE_STATUSES
 
 DRILL_LIMIT = 200
@@ -57,7 +63,7 @@ def exchange_list(
         LEFT JOIN users u ON u.id = e.user_id
         LEFT JOIN personas pe ON pe.id = e.persona_id
         ORDER BY e.started_at DESC"""
-    return frame(db, sql, [*params, limit])
+    return frame(db.analytics("exchanges", "users", "personas"), sql, [*params, limit])
 
 
 @dataclass(frozen=True)
@@ -101,12 +107,12 @@ def exchange_detail(
     if not rows:
         return None
     row = rows[0]
-    signals = frame(
+    signals = read_arrow(
         db,
         """SELECT created_at, kind, name, value_num, value_text, extractor, extractor_version
            FROM signals WHERE exchange_id = ? ORDER BY created_at, kind, name""",
         [exchange_id],
-    )
+    ).to_pandas()
     request = _json(row.get("request_messages"))
     return ExchangeDetail(
         row=row,
@@ -149,8 +155,7 @@ def _export_sql(what: str, f: Filters) -> tuple[str, list]:
 def export_table(db: Database, what: str, f: Filters) -> pa.Table:
     """The filtered rows of ``what`` (exchanges, signals, votes, preferences) as Arrow."""
     sql, params = _export_sql(what, f)
-    with db.cursor() as cur:
-        return cur.sql(sql, params=params).to_arrow_table()
+    return read_arrow(db, sql, params)
 
 
 def to_csv(table: pa.Table) -> bytes:

@@ -79,7 +79,7 @@ def signal_summary(db: Database, f: Filters) -> dict[str, pd.DataFrame]:
     - ``brief``: brief (True/False/None) — the same (brief on vs off)
     """
     sql, params = _summary_sql(f)
-    raw = frame(db, sql, params)
+    raw = frame(db.analytics("answer_scores", "personas"), sql, params)
     out: dict[str, pd.DataFrame] = {}
     for name, mask in _SETS.items():
         part = raw[raw["grp"] == mask].drop(columns=["grp"])
@@ -118,4 +118,4 @@ def top_learned(db: Database, f: Filters, limit: int = 10) -> pd.DataFrame:
         GROUP BY n.name, n.value
         QUALIFY row_number() OVER (PARTITION BY n.name ORDER BY count(*) DESC, n.value) <= ?
         ORDER BY n.name, mentions DESC, n.value"""
-    return frame(db, sql, [f.start, f.end, *params, limit])
+    return frame(db.analytics("learned_notes"), sql, [f.start, f.end, *params, limit])

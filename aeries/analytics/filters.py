@@ -1,8 +1,11 @@
 """The filters every analytics section shares, the time buckets, and what the filters offer.
 
-Queries filter on ``started_at`` first (rows are appended in time order, so DuckDB skips whole
-row groups outside the range) and use the typed columns, never JSON. Time buckets are computed
-on integer epoch microseconds and turned into timestamps only after grouping.
+Every query runs on ``db.analytics(tables)``: the DuckDB file itself, or for a PostgreSQL store
+the process's DuckDB replica of the tables it names (aeries.store.replica), so the SQL here is
+DuckDB's on both. Queries filter on ``started_at`` first (rows are appended in time order, so
+DuckDB skips whole row groups outside the range) and use the typed columns, never JSON. Time
+buckets are computed on integer epoch microseconds and turned into timestamps only after
+grouping.
 """
 
 from __future__ import annotations
@@ -149,7 +152,9 @@ COUNTED_TABLES = ("exchanges", "signals", "preferences", "votes")
 
 
 def has_rows(db: Database, table: str) -> bool:
-    """Whether ``table`` (one of COUNTED_TABLES) holds any row at all."""
+    """Whether ``table`` (one of COUNTED_TABLES) holds any row at all. Asked of the store
+    itself: EXISTS stops at the first row on either engine, and the PostgreSQL replica keeps
+    neither votes nor the signals outside studies."""
     if table not in COUNTED_TABLES:
         raise ValueError(f"not a counted table: {table!r}")
     return db.one(f"SELECT EXISTS (SELECT 1 FROM {table})") == (True,)
@@ -157,7 +162,7 @@ def has_rows(db: Database, table: str) -> bool:
 
 def data_range(db: Database) -> tuple[datetime, datetime] | None:
     """First and last exchange time, or None for an empty log."""
-    row = db.one("SELECT min(started_at), max(started_at) FROM exchanges")
+    row = db.analytics("exchanges").one("SELECT min(started_at), max(started_at) FROM exchanges")
     if row is None or row[0] is None:
         return None
     return row[0].astimezone(UTC), row[1].astimezone(UTC)
@@ -167,16 +172,20 @@ def model_options(db: Database, users: tuple[str, ...] = ()) -> list[str]:
     """Models that appear in the log (of these users, if given), sorted."""
     params: list = []
     where = _in("user_id", users, params) if users else "true"
-    rows = db.rows(f"SELECT DISTINCT model FROM exchanges WHERE {where} ORDER BY model", params)
+    rows = db.analytics("exchanges").rows(
+        f"SELECT DISTINCT model FROM exchanges WHERE {where} ORDER BY model", params
+    )
     return [r[0] for r in rows]
 
 
 def persona_options(db: Database) -> dict[str, str]:
     """Persona id → name (deleted personas included: old exchanges still point at them)."""
-    rows = db.rows("SELECT id, name, deleted FROM personas ORDER BY is_default DESC, name, id")
+    rows = db.analytics("personas").rows(
+        "SELECT id, name, deleted FROM personas ORDER BY is_default DESC, name, id"
+    )
     return {pid: name + (" (deleted)" if deleted else "") for pid, name, deleted in rows}
 
 
 def user_options(db: Database) -> dict[str, str]:
     """User id → name."""
-    return dict(db.rows("SELECT id, name FROM users ORDER BY name"))
+    return dict(db.analytics("users").rows("SELECT id, name FROM users ORDER BY name"))

@@ -1,6 +1,7 @@
 """Latency, volume and token trends over the exchanges in the filters.
 
-All aggregation runs in DuckDB and comes back as small DataFrames. Percentiles are exact
+All aggregation runs in DuckDB (``db.analytics("exchanges")``: the file, or the replica of a
+PostgreSQL store) and comes back as small DataFrames. Percentiles are exact
 (``quantile_cont``: linear interpolation, as numpy's default) over ``status = 'ok'`` rows.
 """
 
@@ -49,7 +50,7 @@ def latency_trend(db: Database, f: Filters, metric: str) -> pd.DataFrame:
         )
         WHERE n > 0
         ORDER BY bucket, model"""
-    return frame(db, sql, params)
+    return frame(db.analytics("exchanges"), sql, params)
 
 
 def latency_table(db: Database, f: Filters, metric: str) -> pd.DataFrame:
@@ -67,7 +68,7 @@ def latency_table(db: Database, f: Filters, metric: str) -> pd.DataFrame:
         )
         WHERE n > 0
         ORDER BY model"""
-    return frame(db, sql, params)
+    return frame(db.analytics("exchanges"), sql, params)
 
 
 def volume_trend(db: Database, f: Filters) -> pd.DataFrame:
@@ -94,7 +95,7 @@ def volume_trend(db: Database, f: Filters) -> pd.DataFrame:
             GROUP BY ALL
         )
         ORDER BY bucket, model"""
-    return frame(db, sql, params)
+    return frame(db.analytics("exchanges"), sql, params)
 
 
 TTFT_PARTS = ("queue_ms", "prefill_ms", "between_ms")
@@ -116,4 +117,4 @@ def ttft_breakdown(db: Database, f: Filters) -> pd.DataFrame:
               AND e.server_queue_ms IS NOT NULL AND e.server_ttft_ms IS NOT NULL
         GROUP BY ALL
         ORDER BY model"""
-    return frame(db, sql, params)
+    return frame(db.analytics("exchanges"), sql, params)

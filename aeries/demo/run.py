@@ -1,7 +1,10 @@
 """The demo's driver: generate every table, then write it in one transaction, in time order.
 
 Generation is vectorised with numpy; rows go in through Arrow (``INSERT … SELECT`` from
-registered Arrow tables), sorted by time like a real log.
+registered Arrow tables), sorted by time like a real log. A PostgreSQL store gets the very rows
+a DuckDB file would: each table is built by the same SQL in an in-memory DuckDB migrated like a
+file (so casts and defaults are DuckDB's), then streamed into PostgreSQL with ADBC's
+``adbc_ingest`` (binary COPY), every table in one transaction.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from aeries.demo.catalog import MODELS, PERSONAS
 from aeries.demo.chat import build_chat, build_observer
 from aeries.demo.signals import build_signals
 from aeries.demo.world import World, make_world
-from aeries.store.db import Database
+from aeries.store.db import Database, DatabaseError
 from aeries.store.facts import rebuild_facts
 from aeries.store.migrations import migrate
 from aeries.store.profile import rebuild_profile
@@ -162,6 +165,34 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, parts: list[dict[str, An
     return sum(len(next(iter(p.values()))) for p in parts)
 
 
+def _ingest(db: Database, tables: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+    """Write the tables into a PostgreSQL store in one transaction: each built in a staging
+    DuckDB with the store's schema, then streamed over ADBC (binary COPY)."""
+    from adbc_driver_manager import Error as AdbcError
+    from adbc_driver_postgresql import dbapi
+
+    url = getattr(db, "url", None)
+    if not isinstance(url, str):
+        raise DemoError(f"{db.label} is not a store the demo can write.")
+    stage = Database(":memory:")
+    migrate(stage)
+    rows: dict[str, int] = {}
+    try:
+        with dbapi.connect(url) as conn, stage.cursor() as con:
+            with conn.cursor() as cur:
+                for table, parts in tables.items():
+                    rows[table] = _insert(con, table, parts)
+                    reader = con.sql(f"SELECT * FROM {table}").to_arrow_reader(100_000)
+                    cur.adbc_ingest(table, reader, mode="append")
+                    con.execute(f"DELETE FROM {table}")  # free the staged copy
+            conn.commit()
+    except AdbcError as exc:
+        raise DatabaseError(f"The demo could not be written to {db.label}: {exc}") from None
+    finally:
+        stage.close()
+    return rows
+
+
 def existing_synthetic(db: Database) -> int:
     """How many demo exchanges the database already holds."""
     row = db.one("SELECT count(*) FROM exchanges WHERE synthetic")
@@ -201,20 +232,22 @@ def write_demo(db: Database, cfg: DemoConfig, *, replace: bool = False) -> DemoR
     already = existing_synthetic(db)
     if already and not replace:
         raise DemoError(
-            f"{db.path} already holds {already:,} demo exchanges. Use --replace to regenerate "
+            f"{db.label} already holds {already:,} demo exchanges. Use --replace to regenerate "
             "them, or --db to write another file."
         )
     if already:
         delete_synthetic(db)
     tables = generate(cfg)
     report = DemoReport()
-    with db.transaction() as con:
-        for table, parts in tables.items():
-            report.rows[table] = _insert(con, table, parts)
+    if db.dialect == "duckdb":
+        with db.transaction() as con:
+            for table, parts in tables.items():
+                report.rows[table] = _insert(con, table, parts)
+    else:
+        report.rows = _ingest(db, tables)
     rebuild_profile(db)  # so the brief (and "What Aeries knows") works on demo users
     rebuild_facts(db)  # the tables the analytics feedback section reads
-    with db.cursor() as con:
-        con.execute("CHECKPOINT")
+    db.checkpoint()
     report.seconds = time.perf_counter() - started
     return report
 

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
-import pyarrow as pa
 
 from aeries.calls import CallResult, ChatRequest, Sampling, StudyRef
 from aeries.demo.calls import uuid7
@@ -108,14 +107,17 @@ def _spread_in_time(
         )
     users = [{"id": p.user_id, "at": p.start} for p in people]
     first = min(p.start for p in people)
+    staged = (
+        ("demo_steps", steps),
+        ("demo_enrolments", enrolments),
+        ("demo_answers", answers),
+        ("demo_users", users),
+    )
     with db.transaction() as cur:
-        for name, rows in (
-            ("demo_steps", steps),
-            ("demo_enrolments", enrolments),
-            ("demo_answers", answers),
-            ("demo_users", users),
-        ):
-            cur.register(name, pa.Table.from_pylist(rows, schema=_schema(rows)))
+        # Temporary tables filled with executemany, then UPDATE … FROM them: SQL both engines
+        # take (a few hundred rows per table; DuckDB's register of Arrow has no PostgreSQL twin).
+        for name, rows in staged:
+            _stage(cur, name, rows)
         cur.execute(
             """UPDATE enrolment_steps s SET entered_at = t.at, left_at = t.left FROM demo_steps t
                WHERE s.enrolment_id = t.enrolment_id AND s.step = t.step"""
@@ -143,21 +145,28 @@ def _spread_in_time(
             "UPDATE study_versions SET created_at = ?, frozen_at = ? WHERE study_id = ?",
             [first - timedelta(days=2), first - timedelta(hours=1), study_id],
         )
-        for name in ("demo_steps", "demo_enrolments", "demo_answers", "demo_users"):
-            cur.unregister(name)
+        for name, _ in staged:
+            cur.execute(f"DROP TABLE {name}")
 
 
-def _schema(rows: list[dict[str, Any]]) -> pa.Schema:
-    """Timestamps as UTC timestamps even where a column holds only NULLs."""
-    if not rows:
-        return pa.schema([("enrolment_id", pa.string()), ("questionnaire", pa.string())])
-    stamp = pa.timestamp("us", "UTC")
-    return pa.schema(
-        [
-            (k, pa.string() if k in ("id", "enrolment_id", "step", "questionnaire") else stamp)
-            for k in rows[0]
-        ]
+_TEXT_COLUMNS = ("id", "enrolment_id", "step", "questionnaire")
+
+
+def _stage(cur: Any, name: str, rows: list[dict[str, Any]]) -> None:
+    """A temporary table ``name`` holding ``rows`` (ids as text, the rest UTC timestamps)."""
+    columns = list(rows[0]) if rows else ["enrolment_id", "questionnaire"]
+    # Quoted: "at" and "left" are reserved words.
+    typed = ", ".join(
+        f'"{c}" {"VARCHAR" if c in _TEXT_COLUMNS else "TIMESTAMPTZ"}' for c in columns
     )
+    cur.execute(f"CREATE TEMPORARY TABLE {name} ({typed})")
+    if rows:
+        marks = ", ".join("?" for _ in columns)
+        names = ", ".join(f'"{c}"' for c in columns)
+        cur.executemany(
+            f"INSERT INTO {name} ({names}) VALUES ({marks})",
+            [[row[c] for c in columns] for row in rows],
+        )
 
 
 def _chat_rows(rng: np.random.Generator, people: list[_Participant]) -> list[Op]:

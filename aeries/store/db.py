@@ -199,3 +199,14 @@ class Database:
         with self.cursor() as cur:
             frame: pd.DataFrame = cur.execute(sql, params).df()
             return frame
+
+    def analytics(self, *tables: str) -> Database:
+        """The DuckDB database to run analytics SQL on, with ``tables`` up to date: the store
+        itself for a DuckDB file; for PostgreSQL, this process's replica of those tables,
+        refreshed incrementally (aeries.store.replica; looked up by name, so a DuckDB-only
+        process never loads it, and the replica, which imports this module, is no cycle)."""
+        if self.dialect == "duckdb":
+            return self
+        replica = importlib.import_module("aeries.store.replica")
+        reader: Database = replica.analytics_reader(self, tables)
+        return reader

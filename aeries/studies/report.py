@@ -3,6 +3,9 @@
 Outcome measures are per participant (one value each, so the tests compare independent
 groups): every Likert and numeric post-questionnaire item; the mean thumb (1 up, 0 down) and
 observer satisfaction of their answers; their median TTFT and E2E over 'ok' exchanges.
+
+The SQL is DuckDB's and runs on ``db.analytics(tables)``: the DuckDB file, or the process's
+DuckDB replica of a PostgreSQL store (aeries.store.replica).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ def funnel(db: Database, study: Study, now: datetime | None = None) -> pd.DataFr
     failures."""
     idle = study.exits.time_limit_minutes or DROPPED_AFTER_MIN
     cutoff = (now or utcnow()) - timedelta(minutes=idle)
-    return db.df(
+    return db.analytics("enrolments").df(
         """SELECT coalesce(condition, '—') AS condition,
                   count(*) AS enrolled,
                   count(*) FILTER (WHERE status = 'in_progress') AS in_progress,
@@ -47,7 +50,7 @@ def step_funnel(db: Database, study_id: str) -> pd.DataFrame:
     """Per condition and step: how many reached the step, and how many are there now (the
     drop-off between steps is where participants left). Before assignment the condition is
     '—'; a participant's later condition is used for every step they reached."""
-    return db.df(
+    return db.analytics("enrolment_steps", "enrolments").df(
         """SELECT coalesce(e.condition, '—') AS condition, s.step,
                   count(*) AS reached, count(*) FILTER (WHERE s.left_at IS NULL
                       AND e.status = 'in_progress') AS there_now
@@ -60,7 +63,7 @@ def step_funnel(db: Database, study_id: str) -> pd.DataFrame:
 def arena_ratings(db: Database, study_id: str, *, rounds: int = 200) -> pd.DataFrame:
     """Bradley–Terry ratings with bootstrap intervals of the arena votes, per condition
     (condition, then the leaderboard's columns)."""
-    prefs = db.df(
+    prefs = db.analytics("preferences", "battles").df(
         """SELECT b.study_condition AS condition, p.model_a, p.model_b, p.winner, p.kind,
                   p.weight, count(*) AS n
            FROM preferences p JOIN battles b ON b.id = p.battle_id
@@ -79,7 +82,7 @@ def arena_ratings(db: Database, study_id: str, *, rounds: int = 200) -> pd.DataF
 
 def step_times(db: Database, study_id: str) -> pd.DataFrame:
     """Per step: how many entered it, how many are there now, median minutes spent."""
-    return db.df(
+    return db.analytics("enrolment_steps").df(
         """SELECT step, count(*) AS entered, count(*) FILTER (WHERE left_at IS NULL) AS there_now,
                   median(epoch(left_at - entered_at) / 60.0) AS median_minutes
            FROM enrolment_steps WHERE study_id = ? GROUP BY step ORDER BY min(entered_at)""",
@@ -93,14 +96,15 @@ def measures(db: Database, study: Study) -> tuple[pd.DataFrame, dict[str, Measur
     for item in study.post:
         if item.kind in ("likert", "numeric") and not item.is_attention_check:
             kinds[item.id] = "ordinal" if item.kind == "likert" else "interval"
-    answers = db.df(
+    replica = db.analytics("answers", "enrolments", "exchanges", "signals")
+    answers = replica.df(
         """SELECT e.id AS participant, e.condition, a.item_id AS measure, a.value_number AS value
            FROM answers a JOIN enrolments e ON e.id = a.enrolment_id
            WHERE e.study_id = ? AND e.status = 'completed' AND a.value_number IS NOT NULL""",
         [study.id],
     )
     answers = answers[answers["measure"].isin(list(kinds))]
-    derived = db.df(
+    derived = replica.df(
         """WITH done AS (
                SELECT id, user_id, condition FROM enrolments
                WHERE study_id = ? AND status = 'completed'),

@@ -1,5 +1,7 @@
 """aeries.analytics*: every aggregate checked against values computed by hand (or numpy) from a
-small database built here, row by row."""
+small database built here, row by row: on a DuckDB file, and on PostgreSQL, where the queries
+run on the analytics replica (refreshed before every read here, so a row written in a test is
+read back at once)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from aeries import ratings
 from aeries.analytics import arena as P
 from aeries.analytics import drill as D
 from aeries.analytics import feedback as S
+from aeries.store import replica
 from aeries.store.db import Database
 from aeries.store.facts import rebuild_facts
 from aeries.store.migrations import migrate
@@ -83,9 +86,20 @@ PREFERENCES = [
 ]
 
 
-def build_db(path: Path, *, votes: bool = True, observer: bool = True) -> Database:
-    """The hand-built database (optionally without arena votes or observer signals)."""
-    db = Database(path)
+ENGINES = ("duckdb", "postgres")
+
+
+def build_db(
+    target: Path | str,
+    *,
+    votes: bool = True,
+    observer: bool = True,
+    local_base: Path | None = None,
+) -> Database:
+    """The hand-built database (optionally without arena votes or observer signals): a DuckDB
+    file, or a PostgreSQL database given by its URL (then ``local_base`` names its spill
+    files)."""
+    db = Database(target, local_base=local_base) if isinstance(target, str) else Database(target)
     migrate(db)
     db.execute("INSERT INTO users (id, name, created_at) VALUES (?, 'alice', ?)", [UA, D1])
     db.execute("INSERT INTO users (id, name, created_at) VALUES (?, 'bob', ?)", [UB, D1])
@@ -126,9 +140,23 @@ def build_db(path: Path, *, votes: bool = True, observer: bool = True) -> Databa
     return db
 
 
-@pytest.fixture
-def db(tmp_path: Path):
-    database = build_db(tmp_path / "a.duckdb")
+@pytest.fixture(autouse=True)
+def fresh_replica(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every analytics read refreshes the PostgreSQL replica (the app waits REFRESH_S)."""
+    monkeypatch.setattr(replica, "REFRESH_S", 0.0)
+
+
+def store_target(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a test's store goes: a DuckDB file, or a fresh migrated PostgreSQL database."""
+    if engine == "postgres":
+        url: str = request.getfixturevalue("pg_migrated_url")
+        return url
+    return tmp_path / "a.duckdb"
+
+
+@pytest.fixture(params=ENGINES)
+def db(request: pytest.FixtureRequest, tmp_path: Path):
+    database = build_db(store_target(request.param, request, tmp_path), local_base=tmp_path)
     yield database
     database.close()
 
@@ -348,10 +376,13 @@ def test_leaderboard_and_rating_trend_refit_per_period(db):
 def test_preference_counts_stand_for_identical_votes(db):
     """Each explicit vote cast twice: one row per distinct vote with n = 2, same figures as
     the row-level battles."""
-    db.execute(
-        "INSERT INTO preferences SELECT * REPLACE (id || '-again' AS id) FROM preferences "
-        "WHERE kind = 'explicit'"
-    )
+    rows = db.records("SELECT * FROM preferences WHERE kind = 'explicit'")
+    names = list(rows[0])
+    for row in rows:  # the same rows again under new ids (SQL both engines accept)
+        db.execute(
+            f"INSERT INTO preferences ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            [row["id"] + "-again" if name == "id" else row[name] for name in names],
+        )
     prefs = P.preference_counts(db, F(), "day")
     # Sorted by bucket, model_a, model_b, winner: day 1's implicit "a" comes before its "b".
     assert prefs["n"].tolist() == [1, 2, 2, 2, 2]
@@ -386,8 +417,10 @@ def test_preference_filters(db):
     assert P.rating_period(F(start=START, end=START + timedelta(days=60))) == "week"
 
 
-def test_empty_database_gives_empty_frames(tmp_path):
-    db = Database(tmp_path / "empty.duckdb")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_empty_database_gives_empty_frames(engine, request, tmp_path):
+    target = store_target(engine, request, tmp_path)
+    db = Database(target, local_base=tmp_path) if isinstance(target, str) else Database(target)
     migrate(db)
     f = F()
     assert A.volume_trend(db, f).empty and A.latency_trend(db, f, "ttft").empty

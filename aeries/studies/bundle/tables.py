@@ -2,15 +2,22 @@
 SELECT of the study's rows of it (every query takes the study's id as ``$study``; the table
 names are these constants), and ``bundle_tables``, which runs them in one transaction and reads
 each column's DuckDB type.
+
+On a PostgreSQL store the queries (which both engines accept) read PostgreSQL itself in one
+REPEATABLE READ transaction over ADBC, not the analytics replica, which leaves out the text a
+bundle must hold; the rows are typed through DuckDB, so the codebook names the same types.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import duckdb
 import pyarrow as pa
 
 from aeries.store.db import Database
+from aeries.store.replica import pg_snapshot
 
 # The participants' accounts and their conversations (a study account is made for one study,
 # so all of its conversations belong to the study; enrolments.conversation_id is the latest).
@@ -69,13 +76,23 @@ class BundledTable:
 def bundle_tables(db: Database, study_id: str) -> list[BundledTable]:
     """The study's rows of each bundled table, with the column types DuckDB reports; read in
     one transaction, so the tables agree with each other while the writer goes on writing."""
+    if db.dialect == "duckdb":
+        with db.transaction() as cur:
+            return _read(lambda sql: cur.sql(sql, params={"study": study_id}))
+    with pg_snapshot(db) as snap:
+        # $study becomes one positional ? per use, each given the study's id.
+        return _read(
+            lambda sql: snap.relation(sql.replace("$study", "?"), [study_id] * sql.count("$study"))
+        )
+
+
+def _read(run: Callable[[str], duckdb.DuckDBPyRelation]) -> list[BundledTable]:
     tables = []
-    with db.transaction() as cur:
-        for name, sql in TABLE_QUERIES.items():
-            relation = cur.sql(sql, params={"study": study_id})
-            types = {
-                column: str(kind).replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")
-                for column, kind in zip(relation.columns, relation.types, strict=True)
-            }
-            tables.append(BundledTable(name, relation.to_arrow_table(), types))
+    for name, sql in TABLE_QUERIES.items():
+        relation = run(sql)
+        types = {
+            column: str(kind).replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")
+            for column, kind in zip(relation.columns, relation.types, strict=True)
+        }
+        tables.append(BundledTable(name, relation.to_arrow_table(), types))
     return tables

@@ -1,0 +1,481 @@
+"""The analytics replica: for a PostgreSQL store, a DuckDB copy (one per process) of the tables
+the analytics read, so their DuckDB SQL runs unchanged and as fast as on a DuckDB file.
+
+``db.analytics(*tables)`` returns the DuckDB database to run an analytics query on: the store
+itself for a DuckDB file, this replica for PostgreSQL (``replica_of(db).reader(tables)``). Rows
+come over ADBC (``adbc_driver_postgresql``) as Arrow, whose types DuckDB takes exactly
+(TIMESTAMPTZ, DOUBLE, INTEGER, JSON, VARCHAR[]), so a query gives the same frame on both.
+
+**Refresh.** A table is loaded in full the first time a reader needs it; after that, a read
+refreshes the tables it names when they are older than ``REFRESH_S`` (never per query). Each
+refresh reads in one REPEATABLE READ, READ ONLY transaction, so the replica moves from one
+committed state of the store to a later one and never holds a row another transaction has not
+committed. Change tracking needs no schema change: PostgreSQL stamps every row version with the
+transaction that wrote it (the ``xmin`` system column). After a refresh whose snapshot had
+``pg_snapshot_xmin`` = w (every transaction before w had ended), every row version written since
+has xmin >= w, including rows of transactions that were still open then, so the next refresh
+takes the rows whose xmin lies in [w, the new snapshot's xmax). xmin has no index, so each
+table costs a sequential scan that counts it and its rows in that window, and a second one that
+fetches those rows when there are any (both in parallel; docs/shared-store.md §5 has the cost).
+
+- Tables with a primary key: the fetched rows replace the replica rows with the same key
+  (an update, an upsert, a row re-inserted by a rebuild).
+- Tables without one (exchanges, signals, learned_notes, preferences: logs): the replica keeps
+  each row's xmin in ``_pg_xmin``, drops its rows in the window and inserts the fetched ones.
+- Every table, after that: the replica must hold as many rows as the store. Every row the store
+  holds outside the window was already in the replica unchanged, so equal counts mean equal
+  contents; a difference means rows were deleted or updated in place of a log (a rebuild,
+  ``delete_synthetic``) and the table is reloaded in full, in the same snapshot. So is a table
+  whose window holds more than ``RELOAD_SHARE`` of it (a rebuild rewrote it).
+
+**What is left out.** Heavy text the analytics never read (``EXCLUDED``): the request, answer
+and reasoning of exchanges, personas' system prompts, battles' prompts. The replica's
+``signals`` holds only the rows of studies (the only replica reader of signals is the study
+report; the analytics page reads ``answer_scores`` and ``learned_notes`` instead). Drill-down
+details, exports and study bundles read PostgreSQL directly, filtered, with
+``pg_snapshot``/``read_arrow`` below.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+import pyarrow as pa
+
+from aeries.store.db import Database, DatabaseError, Params
+
+if TYPE_CHECKING:
+    from adbc_driver_manager import dbapi as adbc_dbapi
+
+REFRESH_S = 2.0  # a read refreshes tables older than this (the page's own cache is 60 s)
+RELOAD_SHARE = 0.25  # a window holding more of a table than this: reload it instead
+XMIN = "_pg_xmin"  # the replica column keeping a log row's xmin
+BATCH_ROWS = 100_000
+_XID_SPACE = 1 << 32  # xmin is a 32-bit transaction id; xid8 adds the epoch above it
+
+# Table → columns left out of the replica: text the analytics never read.
+EXCLUDED: dict[str, tuple[str, ...]] = {
+    "exchanges": ("request_messages", "response_text", "reasoning_text", "params", "error"),
+    "personas": ("system_prompt",),
+    "battles": ("prompt",),
+}
+# Table → the rows kept (a WHERE condition); every other table is kept whole.
+ROWS: dict[str, str] = {"signals": "study_id IS NOT NULL"}
+# Every table an analytics reader may name; the analytics page uses the first six.
+TABLES = (
+    "exchanges",
+    "answer_scores",
+    "learned_notes",
+    "preferences",
+    "users",
+    "personas",
+    "battles",
+    "enrolments",
+    "enrolment_steps",
+    "answers",
+    "signals",
+)
+
+
+# ---------------------------------------------------------------------------
+# Reading PostgreSQL over ADBC
+
+
+def _connect(url: str) -> adbc_dbapi.Connection:
+    from adbc_driver_postgresql import dbapi
+
+    # Autocommit, so the BEGIN below is the transaction's own (with autocommit off the driver
+    # opens a READ COMMITTED transaction first, and a second BEGIN would only warn).
+    return dbapi.connect(url, autocommit=True)
+
+
+def _store_url(db: Database | str) -> str:
+    if isinstance(db, str):
+        return db
+    url = getattr(db, "url", None)
+    if db.dialect != "postgres" or not isinstance(url, str):
+        raise ValueError("not a PostgreSQL store")
+    if db.closed:
+        raise DatabaseError("The database connection is closed.")
+    return url
+
+
+def _adbc_error(exc: Exception, label: str) -> DatabaseError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return DatabaseError(f"The PostgreSQL store {label} could not be read: {first}")
+
+
+class Snapshot:
+    """Queries on one REPEATABLE READ, READ ONLY transaction of a PostgreSQL store, over ADBC:
+    every query sees the same committed state. ``?`` placeholders, as in the rest of the store.
+    ``relation`` and ``arrow`` give the result as DuckDB would (its type names, JSON as text,
+    its time zone), through a small in-memory DuckDB of the snapshot's own."""
+
+    def __init__(self, cursor: adbc_dbapi.Cursor) -> None:
+        self._cur = cursor
+        self._duck = duckdb.connect()
+        self._n = 0
+
+    def batches(self, sql: str, params: Params = None) -> pa.RecordBatchReader:
+        """The result as a stream of Arrow batches, in ADBC's types."""
+        from aeries.store.postgres import to_dollar_params
+
+        if isinstance(params, dict):
+            raise TypeError("the PostgreSQL store takes positional ? parameters only")
+        if params:
+            self._cur.execute(to_dollar_params(sql), parameters=tuple(params))
+        else:
+            self._cur.execute(to_dollar_params(sql))
+        reader: pa.RecordBatchReader = self._cur.fetch_record_batch()
+        return reader
+
+    def execute(self, sql: str) -> None:
+        """Run a statement that returns no rows (a SET LOCAL)."""
+        self._cur.execute(sql)
+
+    def relation(self, sql: str, params: Params = None) -> duckdb.DuckDBPyRelation:
+        """The result as a DuckDB relation (``.columns``, ``.types``, ``.to_arrow_table()``)."""
+        table = self.batches(sql, params).read_all()
+        self._n += 1
+        name = f"snapshot_{self._n}"
+        self._duck.register(name, table)
+        return self._duck.sql(f"SELECT * FROM {name}")
+
+    def arrow(self, sql: str, params: Params = None) -> pa.Table:
+        """The result as an Arrow table, typed as DuckDB gives it."""
+        return self.relation(sql, params).to_arrow_table()
+
+    def stream(self, sql: str, params: Params = None) -> pa.RecordBatchReader:
+        """The result as Arrow batches typed as DuckDB gives them, without holding it all."""
+        self._n += 1
+        name = f"snapshot_{self._n}"
+        self._duck.register(name, self.batches(sql, params))
+        reader: pa.RecordBatchReader = self._duck.sql(f"SELECT * FROM {name}").to_arrow_reader(
+            BATCH_ROWS
+        )
+        return reader
+
+    def close(self) -> None:
+        self._duck.close()
+
+
+@contextlib.contextmanager
+def pg_snapshot(store: Database | str) -> Iterator[Snapshot]:
+    """A `Snapshot` of the PostgreSQL store (a Database or its URL) for the block."""
+    url = _store_url(store)
+    label = store.label if isinstance(store, Database) else url.split("@")[-1]
+    from adbc_driver_manager import Error as AdbcError
+
+    try:
+        conn = _connect(url)
+    except AdbcError as exc:
+        raise _adbc_error(exc, label) from None
+    try:
+        with conn.cursor() as cur:
+            cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            snapshot = Snapshot(cur)
+            try:
+                yield snapshot
+            finally:
+                snapshot.close()
+                with contextlib.suppress(AdbcError):
+                    cur.execute("ROLLBACK")  # read only: nothing to keep
+    except AdbcError as exc:
+        raise _adbc_error(exc, label) from None
+    finally:
+        with contextlib.suppress(AdbcError):
+            conn.close()
+
+
+def read_arrow(db: Database, sql: str, params: Params = None) -> pa.Table:
+    """A portable query's result as Arrow, read from the store itself: DuckDB's own cursor, or
+    PostgreSQL over ADBC typed as DuckDB would give it (for reads the replica cannot serve:
+    heavy text, exports)."""
+    if db.dialect == "duckdb":
+        with db.cursor() as cur:
+            table: pa.Table = cur.sql(sql, params=params).to_arrow_table()
+            return table
+    with pg_snapshot(db) as snap:
+        return snap.arrow(sql, params)
+
+
+# ---------------------------------------------------------------------------
+# The replica
+
+
+@dataclass
+class TableState:
+    """What the replica knows of one table."""
+
+    columns: tuple[str, ...]  # the store's columns kept, in the store's order
+    key: tuple[str, ...]  # its primary key; () for a log (then _pg_xmin is kept)
+    watermark: int  # pg_snapshot_xmin of the snapshot it was last brought up to
+    refreshed_at: float  # time.monotonic() of that refresh
+    rows: int
+
+
+@dataclass
+class TableRefresh:
+    """What one refresh did to one table."""
+
+    how: str  # "full" (first load or reload), "incremental" or "unchanged"
+    rows: int  # rows fetched
+    seconds: float
+    reason: str = ""  # why a table was reloaded
+
+
+@dataclass
+class Refresh:
+    """One refresh: per table what it did, and how long the whole took."""
+
+    tables: dict[str, TableRefresh] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _window(column: str, low: int, span: int) -> str:
+    """SQL: whether the 32-bit xid in ``column`` lies in [low, low + span) modulo 2^32 (xids
+    wrap around; ``span`` < 2^31, as PostgreSQL's own xid comparisons assume)."""
+    return f"((({column}) - {low % _XID_SPACE} + {_XID_SPACE}) % {_XID_SPACE}) < {span}"
+
+
+class AnalyticsReplica:
+    """The DuckDB replica of one PostgreSQL store, for this process (see the module doc).
+
+    ``path`` None keeps it in memory; a folder keeps it in a temporary DuckDB file there
+    (compressed on disk: less memory, slower loads and scans; docs/shared-store.md §5)."""
+
+    def __init__(
+        self,
+        store: Database,
+        *,
+        path: str | Path | None = None,
+        refresh_s: float | None = None,
+        memory_limit: str | None = None,
+    ) -> None:
+        if store.dialect != "postgres":
+            raise ValueError("the analytics replica mirrors a PostgreSQL store")
+        self._store = weakref.ref(store)
+        self.label = store.label
+        self.refresh_s = REFRESH_S if refresh_s is None else refresh_s
+        self._folder: Path | None = None
+        if path is None:
+            self.db = Database(":memory:")
+        else:
+            self._folder = Path(tempfile.mkdtemp(prefix="aeries-replica-", dir=path))
+            self.db = Database(self._folder / "replica.duckdb")
+        if memory_limit:
+            self.db.execute(f"SET memory_limit = '{memory_limit}'")
+        self.tables: dict[str, TableState] = {}
+        self.last: Refresh | None = None
+        self._lock = threading.Lock()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def reader(self, tables: Iterable[str] = ()) -> Database:
+        """The replica's DuckDB, with ``tables`` (all of TABLES if none) brought up to date if
+        they are older than ``refresh_s`` (or not loaded yet)."""
+        wanted = tuple(dict.fromkeys(tables)) or TABLES
+        unknown = [t for t in wanted if t not in TABLES]
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not a replicated table ({', '.join(TABLES)})")
+        with self._lock:
+            now = time.monotonic()
+            if any(
+                t not in self.tables or now - self.tables[t].refreshed_at >= self.refresh_s
+                for t in wanted
+            ):
+                self._refresh(wanted)
+        return self.db
+
+    def refresh(self, tables: Iterable[str] = ()) -> Refresh:
+        """Bring ``tables`` (every table loaded so far, if none) up to date now."""
+        wanted = tuple(dict.fromkeys(tables)) or tuple(self.tables) or TABLES
+        with self._lock:
+            return self._refresh(wanted)
+
+    def close(self) -> None:
+        """Drop the replica (and its temporary file)."""
+        with self._lock:
+            self.db.close()
+            self.tables.clear()
+            if self._folder is not None:
+                shutil.rmtree(self._folder, ignore_errors=True)
+
+    # -- refreshing ----------------------------------------------------------------------
+
+    def _refresh(self, tables: Sequence[str]) -> Refresh:
+        store = self._store()
+        if store is None or store.closed:
+            raise DatabaseError("The database connection is closed.")
+        started = time.perf_counter()
+        report = Refresh()
+        states: dict[str, TableState] = {}
+        with pg_snapshot(store) as snap, self.db.cursor() as duck:
+            row = snap.batches(
+                "SELECT pg_snapshot_xmin(s)::text::bigint AS low, "
+                "pg_snapshot_xmax(s)::text::bigint AS high FROM pg_current_snapshot() s"
+            ).read_all()
+            low, high = row.column("low")[0].as_py(), row.column("high")[0].as_py()
+            # The planner expects a third of a table in the window and so scans it alone;
+            # the window is small, so let it scan in parallel (half the time at 1M rows).
+            snap.execute("SET LOCAL parallel_tuple_cost = 0.0001")
+            now = time.monotonic()
+            duck.execute("BEGIN TRANSACTION")
+            try:
+                for table in tables:
+                    t0 = time.perf_counter()
+                    state, done = self._sync(snap, duck, table, high)
+                    states[table] = TableState(state.columns, state.key, low, now, state.rows)
+                    done.seconds = time.perf_counter() - t0
+                    report.tables[table] = done
+            except BaseException:
+                duck.execute("ROLLBACK")
+                raise
+            duck.execute("COMMIT")
+        self.tables.update(states)  # only once both sides are done: a failure changes nothing
+        report.seconds = time.perf_counter() - started
+        self.last = report
+        return report
+
+    def _sync(
+        self, snap: Snapshot, duck: duckdb.DuckDBPyConnection, table: str, high: int
+    ) -> tuple[TableState, TableRefresh]:
+        state = self.tables.get(table)
+        if state is None:
+            return self._load(snap, duck, table, "first load")
+        span = high - state.watermark
+        if span >= _XID_SPACE // 2:
+            return self._load(snap, duck, table, "two billion transactions since the last")
+        rows = ROWS.get(table, "true")
+        window = _window("xmin::text::bigint", state.watermark, span)
+        counts = snap.batches(
+            f"""SELECT count(*) AS total, count(*) FILTER (WHERE {window}) AS fresh
+                FROM {_ident(table)} WHERE {rows}"""
+        ).read_all()
+        total = counts.column("total")[0].as_py()
+        fresh = counts.column("fresh")[0].as_py()
+        if fresh > RELOAD_SHARE * max(total, 1) and fresh > 1000:
+            return self._load(snap, duck, table, f"{fresh:,} of {total:,} rows changed")
+        changed = None
+        if fresh:
+            changed = snap.batches(
+                f"SELECT {self._select(state)} FROM {_ident(table)} WHERE {rows} AND {window}"
+            ).read_all()
+        name = _ident(table)
+        if changed is not None:
+            duck.register("replica_changed", changed)
+        if state.key and changed is not None:
+            match = " AND ".join(f"t.{_ident(k)} = c.{_ident(k)}" for k in state.key)
+            duck.execute(f"DELETE FROM {name} t USING replica_changed c WHERE {match}")
+        elif not state.key:
+            duck.execute(f"DELETE FROM {name} WHERE {_window(XMIN, state.watermark, span)}")
+        if changed is not None:
+            duck.execute(f"INSERT INTO {name} SELECT * FROM replica_changed")
+            duck.unregister("replica_changed")
+        kept = _count(duck, name)
+        if kept != total:
+            # Rows left the store (deleted, or a log row updated): only a reload finds which.
+            return self._load(snap, duck, table, f"{kept:,} held, {total:,} in the store")
+        how = "incremental" if fresh else "unchanged"
+        return TableState(state.columns, state.key, 0, 0.0, total), TableRefresh(how, fresh, 0.0)
+
+    def _select(self, state: TableState) -> str:
+        columns = ", ".join(_ident(c) for c in state.columns)
+        return columns if state.key else f"{columns}, xmin::text::bigint AS {XMIN}"
+
+    def _load(
+        self, snap: Snapshot, duck: duckdb.DuckDBPyConnection, table: str, reason: str
+    ) -> tuple[TableState, TableRefresh]:
+        """Copy the table in full (in the snapshot's state) into the replica."""
+        columns, key = _layout(snap, table)
+        state = TableState(columns, key, 0, 0.0, 0)
+        reader = snap.batches(
+            f"SELECT {self._select(state)} FROM {_ident(table)} WHERE {ROWS.get(table, 'true')}"
+        )
+        duck.register("replica_load", reader)
+        duck.execute(f"CREATE OR REPLACE TABLE {_ident(table)} AS SELECT * FROM replica_load")
+        duck.unregister("replica_load")
+        state.rows = _count(duck, _ident(table))
+        return state, TableRefresh("full", state.rows, 0.0, reason)
+
+
+def _count(duck: duckdb.DuckDBPyConnection, table: str) -> int:
+    # fetchall, not fetchone: DuckDB keeps a result open until it is read to the end, and the
+    # cursor takes no other work (register) until then.
+    rows = duck.execute(f"SELECT count(*) FROM {table}").fetchall()
+    return int(rows[0][0])
+
+
+def _layout(snap: Snapshot, table: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The table's columns (without the excluded ones) and primary key, from the catalog."""
+    columns = snap.batches(
+        """SELECT column_name::text AS name FROM information_schema.columns
+           WHERE table_schema = current_schema() AND table_name = ?
+           ORDER BY ordinal_position""",
+        [table],
+    ).read_all()
+    names = [c for c in columns.column("name").to_pylist() if c not in EXCLUDED.get(table, ())]
+    if not names:
+        raise DatabaseError(f"The PostgreSQL store has no table {table}: is it migrated?")
+    key = snap.batches(
+        """SELECT a.attname::text AS name
+           FROM pg_index i
+           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+           WHERE i.indrelid = to_regclass(?) AND i.indisprimary
+           ORDER BY array_position(i.indkey, a.attnum)""",
+        [_ident(table)],
+    ).read_all()
+    return tuple(names), tuple(key.column("name").to_pylist())
+
+
+# One replica per store object (so per process: each process opens its store once).
+_REPLICAS: weakref.WeakKeyDictionary[Database, AnalyticsReplica] = weakref.WeakKeyDictionary()
+_REPLICAS_GUARD = threading.Lock()
+REPLICA_DIR: str | None = None  # None: in memory; a folder: a temporary DuckDB file in it
+
+
+def replica_of(store: Database) -> AnalyticsReplica:
+    """The process's replica of ``store``, made on first use (closed with the store object)."""
+    with _REPLICAS_GUARD:
+        replica = _REPLICAS.get(store)
+        if replica is None:
+            replica = AnalyticsReplica(store, path=REPLICA_DIR)
+            _REPLICAS[store] = replica
+            weakref.finalize(store, replica.close)
+        return replica
+
+
+def analytics_reader(store: Database, tables: Iterable[str]) -> Database:
+    """What ``Database.analytics`` returns for a PostgreSQL store."""
+    return replica_of(store).reader(tables)
+
+
+__all__ = [
+    "EXCLUDED",
+    "REFRESH_S",
+    "ROWS",
+    "TABLES",
+    "AnalyticsReplica",
+    "Refresh",
+    "Snapshot",
+    "TableRefresh",
+    "TableState",
+    "analytics_reader",
+    "pg_snapshot",
+    "read_arrow",
+    "replica_of",
+]
