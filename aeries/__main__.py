@@ -2,11 +2,12 @@
 
     python -m aeries demo --exchanges 1000000 [--db PATH] [--seed 0] [--weeks 12] [--replace]
                           [--study]
-    python -m aeries export --out DIR [--db PATH]
+    python -m aeries export --out DIR [--db PATH|URL]
     python -m aeries researcher-secret [--stdin]
     python -m aeries serve [--workers N] [--port P] [--store URL|FILE | --local-store [DIR]]
 
-``--db`` defaults to the configured database (AERIES_DB, secrets, or data/aeries.duckdb).
+``--db`` defaults to the configured store (AERIES_DB, secrets, or data/aeries.duckdb): a DuckDB
+file, or a ``postgresql://`` URL.
 """
 
 from __future__ import annotations
@@ -15,12 +16,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from aeries.config import ConfigError, load_settings
+from aeries.config import ConfigError, is_postgres_url, load_settings
 from aeries.serve import add_arguments as add_serve_arguments
 
 
-def _default_db() -> Path:
-    return load_settings().db_path
+def _default_db() -> str | Path:
+    return load_settings().store_target
+
+
+def _shown(target: str | Path) -> str:
+    """The store as a message names it: a path, or a URL without user and password."""
+    if not is_postgres_url(target):
+        return str(target)
+    from aeries.store.postgres import describe_url
+
+    return f"postgresql://{describe_url(str(target))}"
 
 
 def _positive(text: str) -> int:
@@ -39,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="write a realistic synthetic database")
     demo.add_argument("--exchanges", type=_positive, default=100_000, help="exchanges to write")
     demo.add_argument("--signals", type=_positive, default=None, help="cap on signals")
-    demo.add_argument("--db", type=Path, default=None, help="database file")
+    # A str, not a Path: Path would fold a URL's "//".
+    demo.add_argument("--db", default=None, help="database file or postgresql:// URL")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--weeks", type=_positive, default=12, help="period covered, ending now")
     demo.add_argument("--replace", action="store_true", help="replace earlier demo rows")
@@ -51,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     export = sub.add_parser("export", help="write a Parquet snapshot of every table")
     export.add_argument("--out", type=Path, required=True, help="directory to write into")
-    export.add_argument("--db", type=Path, default=None, help="database file")
+    export.add_argument("--db", default=None, help="database file or postgresql:// URL")
     secret = sub.add_parser(
         "researcher-secret",
         help="print the AERIES_RESEARCHER_SECRET_HASH line for a researcher secret",
@@ -98,7 +109,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     path = args.db or _default_db()
     cfg = DemoConfig(args.exchanges, args.seed, args.weeks, args.signals)
-    print(f"Writing {cfg.exchanges:,} demo exchanges to {path} …", flush=True)
+    print(f"Writing {cfg.exchanges:,} demo exchanges to {_shown(path)} …", flush=True)
     try:
         report = run_demo(path, cfg, replace=args.replace)
     except (DemoError, DatabaseLocked, DatabaseError) as exc:
@@ -128,8 +139,11 @@ def _export(args: argparse.Namespace) -> int:
     except SnapshotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    how = "from a copy (the database is in use)" if snap.method == "copy" else "directly"
-    print(f"Exported {len(snap.tables)} tables of {path} {how} to {snap.out_dir}:")
+    how = {
+        "copy": "from a copy (the database is in use)",
+        "repeatable_read": "in one transaction",
+    }.get(snap.method, "directly")
+    print(f"Exported {len(snap.tables)} tables of {snap.source} {how} to {snap.out_dir}:")
     for table, rows in snap.tables.items():
         print(f"  {table:<18} {rows:>12,}")
     return 0

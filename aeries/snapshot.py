@@ -11,6 +11,11 @@ while it was copied and the WAL only grew (it is append-only between checkpoints
 last record is skipped on replay, like after a crash). Otherwise it is retried; the opened copy
 must also pass a read of every table. The snapshot is then a consistent state at the moment the
 WAL was copied.
+
+A PostgreSQL store (a ``postgresql://`` URL) is read over ADBC, every table in one REPEATABLE
+READ transaction, so the files hold one committed state while the app processes go on writing;
+each table is streamed through DuckDB, so its Parquet columns have the types a DuckDB file's
+export has (JSON as text, TIMESTAMPTZ in UTC).
 """
 
 from __future__ import annotations
@@ -25,7 +30,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
+
+from aeries.config import is_postgres_url
+from aeries.store.db import DatabaseError
+from aeries.store.replica import pg_snapshot
 
 MANIFEST = "manifest.json"
 COPY_ATTEMPTS = 8
@@ -41,8 +51,10 @@ class Snapshot:
     """What was written."""
 
     out_dir: Path
-    source: Path
-    method: str  # "read_only" (file was free) or "copy" (file was held by another process)
+    source: Path | str  # the DuckDB file, or the PostgreSQL store (without its password)
+    # "read_only" (file was free), "copy" (file was held by another process), or
+    # "repeatable_read" (PostgreSQL: one transaction)
+    method: str
     created_at: datetime
     tables: dict[str, int] = field(default_factory=dict)
 
@@ -117,7 +129,12 @@ def _ident(name: str) -> str:
 
 def _write_table(con: duckdb.DuckDBPyConnection, table: str, out: Path) -> int:
     """Stream one table into ``out`` as Parquet; returns its row count."""
-    reader = con.sql(f"SELECT * FROM {_ident(table)}").to_arrow_reader(BATCH_ROWS)
+    return _write_batches(
+        con.sql(f"SELECT * FROM {_ident(table)}").to_arrow_reader(BATCH_ROWS), out
+    )
+
+
+def _write_batches(reader: pa.RecordBatchReader, out: Path) -> int:
     rows = 0
     tmp = out.with_name(out.name + ".part")
     with pq.ParquetWriter(tmp, reader.schema, compression="zstd") as writer:
@@ -139,7 +156,10 @@ def _open(path: Path, scratch: Path) -> tuple[duckdb.DuckDBPyConnection, str]:
 
 
 def export_snapshot(db_path: str | Path, out_dir: str | Path) -> Snapshot:
-    """Write ``<table>.parquet`` for every table and ``manifest.json`` into ``out_dir``."""
+    """Write ``<table>.parquet`` for every table and ``manifest.json`` into ``out_dir``, from
+    a DuckDB file or a PostgreSQL store (its URL)."""
+    if is_postgres_url(db_path):
+        return _export_postgres(str(db_path), Path(out_dir))
     path, out = Path(db_path), Path(out_dir)
     if not path.is_file():
         raise SnapshotError(f"There is no database at {path}.")
@@ -154,6 +174,28 @@ def export_snapshot(db_path: str | Path, out_dir: str | Path) -> Snapshot:
             con.close()
     _write_manifest(snap)
     return snap
+
+
+_PG_TABLES = """SELECT table_name::text AS name FROM information_schema.tables
+WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+ORDER BY table_name"""
+
+
+def _export_postgres(url: str, out: Path) -> Snapshot:
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with pg_snapshot(url) as snap:
+            done = Snapshot(out, snap.label, "repeatable_read", datetime.now(UTC))
+            names = snap.arrow(_PG_TABLES).column("name").to_pylist()
+            if not names:
+                raise SnapshotError(f"{snap.label} has no tables: is it an Aeries store?")
+            for table in names:
+                reader = snap.stream(f"SELECT * FROM {_ident(table)}")
+                done.tables[table] = _write_batches(reader, out / f"{table}.parquet")
+    except DatabaseError as exc:
+        raise SnapshotError(str(exc)) from None
+    _write_manifest(done)
+    return done
 
 
 def _write_manifest(snap: Snapshot) -> None:

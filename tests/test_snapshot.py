@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from aeries import snapshot
@@ -172,3 +173,62 @@ def test_cli_export_and_its_messages(tmp_path, capsys):
     assert "There is no database" in capsys.readouterr().err
     with pytest.raises(SnapshotError, match="no database"):
         export_snapshot(tmp_path / "missing.duckdb", tmp_path / "o3")
+
+
+# ---------------------------------------------------------------------------
+# A PostgreSQL store: every table over ADBC in one REPEATABLE READ transaction
+
+
+def test_snapshot_of_a_postgresql_store_equals_the_same_duckdb_file(tmp_path, pg_migrated_url):
+    path = tmp_path / "a.duckdb"
+    build_db(path).close()
+    build_db(pg_migrated_url, local_base=tmp_path).close()
+    snap = export_snapshot(pg_migrated_url, tmp_path / "pg")
+    assert snap.method == "repeatable_read" and str(snap.source).startswith("postgresql://")
+    manifest = json.loads((tmp_path / "pg" / MANIFEST).read_text())
+    assert manifest["method"] == "repeatable_read" and "@" not in manifest["source"]
+    export_snapshot(path, tmp_path / "duck")
+    duck = json.loads((tmp_path / "duck" / MANIFEST).read_text())
+    assert manifest["tables"] == duck["tables"]  # the same tables, with the same row counts
+    for table in manifest["tables"]:
+        a, b = (pq.read_table(tmp_path / side / f"{table}.parquet") for side in ("pg", "duck"))
+        assert a.schema == b.schema, table  # JSON as text, TIMESTAMPTZ in UTC, VARCHAR[] lists
+        if table != "schema_migrations":  # applied when each store was made
+            assert sorted(a.to_pylist(), key=repr) == sorted(b.to_pylist(), key=repr), table
+
+
+def test_a_postgresql_snapshot_is_one_state_while_others_write(
+    tmp_path, pg_migrated_url, monkeypatch
+):
+    db = build_db(pg_migrated_url, local_base=tmp_path)
+    written = []
+    real = snapshot._write_batches
+
+    def write_then_insert(reader, out):
+        rows = real(reader, out)
+        written.append(out.stem)
+        if len(written) == 1:  # after the first table, another session adds a user
+            db.execute(
+                "INSERT INTO users (id, name, created_at) VALUES (?, 'late', now())",
+                ["00000000-0000-7000-8000-00000000dead"],
+            )
+        return rows
+
+    monkeypatch.setattr(snapshot, "_write_batches", write_then_insert)
+    snap = export_snapshot(pg_migrated_url, tmp_path / "out")
+    assert written[0] < "users" and snap.tables["users"] == 2
+    names = pd.read_parquet(tmp_path / "out" / "users.parquet")["name"]
+    assert sorted(names) == ["alice", "bob"]
+    assert db.one("SELECT count(*) FROM users") == (3,)
+    db.close()
+
+
+def test_cli_exports_a_postgresql_store(tmp_path, capsys, pg_migrated_url):
+    build_db(pg_migrated_url, local_base=tmp_path).close()
+    assert main(["export", "--out", str(tmp_path / "out"), "--db", pg_migrated_url]) == 0
+    printed = capsys.readouterr().out
+    assert "in one transaction" in printed and f"{len(EXCHANGES):,}" in printed
+    assert (tmp_path / "out" / "exchanges.parquet").exists()
+    bad = pg_migrated_url.rsplit("/", 1)[0] + "/no_such_database"
+    assert main(["export", "--out", str(tmp_path / "o2"), "--db", bad]) == 2
+    assert "could not be read" in capsys.readouterr().err

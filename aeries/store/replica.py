@@ -121,8 +121,9 @@ class Snapshot:
     ``relation`` and ``arrow`` give the result as DuckDB would (its type names, JSON as text,
     its time zone), through a small in-memory DuckDB of the snapshot's own."""
 
-    def __init__(self, cursor: adbc_dbapi.Cursor) -> None:
+    def __init__(self, cursor: adbc_dbapi.Cursor, label: str) -> None:
         self._cur = cursor
+        self.label = label  # the store, as messages name it (no password)
         self._duck = duckdb.connect()
         self._n = 0
 
@@ -172,9 +173,12 @@ class Snapshot:
 @contextlib.contextmanager
 def pg_snapshot(store: Database | str) -> Iterator[Snapshot]:
     """A `Snapshot` of the PostgreSQL store (a Database or its URL) for the block."""
-    url = _store_url(store)
-    label = store.label if isinstance(store, Database) else url.split("@")[-1]
     from adbc_driver_manager import Error as AdbcError
+
+    from aeries.store.postgres import describe_url
+
+    url = _store_url(store)
+    label = store.label if isinstance(store, Database) else f"postgresql://{describe_url(url)}"
 
     try:
         conn = _connect(url)
@@ -183,7 +187,7 @@ def pg_snapshot(store: Database | str) -> Iterator[Snapshot]:
     try:
         with conn.cursor() as cur:
             cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            snapshot = Snapshot(cur)
+            snapshot = Snapshot(cur, label)
             try:
                 yield snapshot
             finally:
