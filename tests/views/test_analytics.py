@@ -1,10 +1,11 @@
 """The analytics page through AppTest: chart data read back from the Vega-Lite protos and checked
-against values computed by hand from the database built in tests/analytics/test_analytics.py."""
+against values computed by hand from the database built in tests/analytics/test_analytics.py,
+on a DuckDB file and on a PostgreSQL store."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from streamlit.testing.v1 import AppTest
 
 from aeries import ratings
 from aeries.auth import hash_secret
+from aeries.config import load_settings
+from aeries.store import replica
+from aeries.store.db import Database
 from aeries.ui.analytics.latency import PICK
 from aeries.ui.text import literal
 from tests.analytics.test_analytics import (
@@ -35,29 +39,53 @@ PAGE = str(ROOT / "views" / "analytics.py")
 DAYS = {"from": "2026-01-05", "to": "2026-01-06", "bucket": "day"}
 
 
-@pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[..., AppTest]]:
-    """Factory: AppTest of the analytics page on a fresh database (model server down)."""
-    import streamlit as st
+class Page:
+    """Factory of AppTest runs of the analytics page on one fresh store (model server down):
+    ``page(query, data=…, script=…)``; ``target`` is the store (a file, or a URL)."""
 
-    from aeries.ui.resources import clear_runtime
+    def __init__(self, engine: str, target: str | Path, tmp_path: Path) -> None:
+        self.engine, self.target, self.tmp_path = engine, target, tmp_path
+        self.built = False
 
-    path = tmp_path / "aeries.duckdb"
-    monkeypatch.setenv("AERIES_DB", str(path))
-    monkeypatch.setenv("AERIES_BASE_URL", "http://127.0.0.1:9/v1")
-    monkeypatch.chdir(tmp_path)
-    clear_runtime()
-    st.cache_data.clear()
-
-    def make(query: dict | None = None, *, data: str | None = "full", script: str = PAGE):
-        if data and not path.exists():
-            build_db(path, votes=data == "full", observer=data == "full").close()
+    def __call__(self, query: dict | None = None, *, data: str | None = "full", script=PAGE):
+        made = self.built or (self.engine == "duckdb" and Path(self.target).exists())
+        if data and not made:
+            base = self.tmp_path if self.engine == "postgres" else None
+            build_db(self.target, votes=data == "full", observer=data == "full", local_base=base)
+            self.built = True
         at = AppTest.from_file(script, default_timeout=30)
         for key, value in (query or {}).items():
             at.query_params[key] = value
         return at.run()
 
-    yield make
+    def open(self) -> Database:
+        """The store, opened by the test (as another part of the app would)."""
+        if self.engine == "postgres":
+            return Database(str(self.target), local_base=self.tmp_path)
+        return Database(self.target)
+
+
+@pytest.fixture(params=("duckdb", "postgres"))
+def page(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Page]:
+    """The page on a DuckDB file, then on a PostgreSQL store (read through the analytics
+    replica, refreshed on every read here)."""
+    import streamlit as st
+
+    from aeries.ui.resources import clear_runtime
+
+    if request.param == "postgres":
+        target: str | Path = request.getfixturevalue("pg_migrated_url")
+    else:
+        target = tmp_path / "aeries.duckdb"
+    monkeypatch.setattr(replica, "REFRESH_S", 0.0)
+    monkeypatch.setenv("AERIES_DB", str(target))
+    monkeypatch.setenv("AERIES_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.chdir(tmp_path)
+    clear_runtime()
+    st.cache_data.clear()
+    yield Page(request.param, target, tmp_path)
     clear_runtime()
     st.cache_data.clear()
 
@@ -124,9 +152,7 @@ def test_the_first_token_wait_is_split_where_the_server_sent_its_timings(page, t
     at = ok(page(DAYS))
     assert "ttft_parts" not in charts(at)  # the hand-built rows carry no server timings
     assert "--enable-per-request-metrics" in texts(at.caption)
-    from aeries.store.db import Database
-
-    db = Database(tmp_path / "aeries.duckdb")
+    db = page.open()
     for n, ttft, queue, prefill in [(201, 300.0, 100.0, 150.0), (202, 200.0, 20.0, 130.0)]:
         db.execute(
             """INSERT INTO exchanges (id, user_id, model, source, status, started_at, ttft_ms,
@@ -212,7 +238,7 @@ def test_filters_from_the_url_change_the_data(page):
 def _bobs_link(tmp_path: Path) -> dict[str, str]:
     from aeries.auth import load_or_create_key, participant_token
 
-    key = load_or_create_key(tmp_path / "aeries.duckdb.key")
+    key = load_or_create_key(load_settings(secrets={}).key_path)  # the store's own key file
     return {"p": participant_token(key, UB, 0)}
 
 
@@ -301,6 +327,7 @@ def test_values_reflected_from_the_link_cannot_inject_markdown(page, crafted):
         assert "image" not in kinds and "link_open" not in kinds, warning.value
 
 
+@pytest.mark.parametrize("page", ["duckdb"], indirect=True)  # a DuckDB file's lock
 def test_locked_database_is_explained(page, tmp_path):
     path = tmp_path / "aeries.duckdb"
     build_db(path).close()
