@@ -6,9 +6,15 @@ itself for a DuckDB file, this replica for PostgreSQL (``replica_of(db).reader(t
 come over ADBC (``adbc_driver_postgresql``) as Arrow, whose types DuckDB takes exactly
 (TIMESTAMPTZ, DOUBLE, INTEGER, JSON, VARCHAR[]), so a query gives the same frame on both.
 
-**Refresh.** A table is loaded in full the first time a reader needs it; after that, a read
-refreshes the tables it names when they are older than ``REFRESH_S`` (never per query). Each
-refresh reads in one REPEATABLE READ, READ ONLY transaction, so the replica moves from one
+**Refresh.** A table is loaded in full the first time a reader needs it. After that, a read
+looks at the store's current snapshot (one cheap query on the store's pool): if no transaction
+has committed since the tables it names were brought up to date, they are exact as they are;
+otherwise it refreshes them, but a table is refreshed again only once ``COST_FACTOR`` times its
+last refresh's duration has passed (and ``REFRESH_S``), so a process spends at most a sixth of
+its time refreshing and the queries of one page run share one refresh (every few seconds at a
+million exchanges, at once on a small store, never per query).
+
+Each refresh reads in one REPEATABLE READ, READ ONLY transaction, so the replica moves from one
 committed state of the store to a later one and never holds a row another transaction has not
 committed. Change tracking needs no schema change: PostgreSQL stamps every row version with the
 transaction that wrote it (the ``xmin`` system column). After a refresh whose snapshot had
@@ -39,6 +45,7 @@ details, exports and study bundles read PostgreSQL directly, filtered, with
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
 import tempfile
 import threading
@@ -57,7 +64,8 @@ from aeries.store.db import Database, DatabaseError, Params
 if TYPE_CHECKING:
     from adbc_driver_manager import dbapi as adbc_dbapi
 
-REFRESH_S = 2.0  # a read refreshes tables older than this (the page's own cache is 60 s)
+REFRESH_S = 0.0  # the least time between two refreshes of a table (besides COST_FACTOR)
+COST_FACTOR = 5.0  # …and at least this many times the table's last refresh took
 RELOAD_SHARE = 0.25  # a window holding more of a table than this: reload it instead
 XMIN = "_pg_xmin"  # the replica column keeping a log row's xmin
 BATCH_ROWS = 100_000
@@ -224,7 +232,9 @@ class TableState:
     columns: tuple[str, ...]  # the store's columns kept, in the store's order
     key: tuple[str, ...]  # its primary key; () for a log (then _pg_xmin is kept)
     watermark: int  # pg_snapshot_xmin of the snapshot it was last brought up to
-    refreshed_at: float  # time.monotonic() of that refresh
+    snapshot: str  # that snapshot (xmin:xmax:in-progress xids): equal means nothing committed
+    refreshed_at: float  # time.monotonic() when it was last known up to date
+    cost: float  # seconds its last refresh took
     rows: int
 
 
@@ -290,20 +300,41 @@ class AnalyticsReplica:
     # -- reading -------------------------------------------------------------------------
 
     def reader(self, tables: Iterable[str] = ()) -> Database:
-        """The replica's DuckDB, with ``tables`` (all of TABLES if none) brought up to date if
-        they are older than ``refresh_s`` (or not loaded yet)."""
+        """The replica's DuckDB, with ``tables`` (all of TABLES if none) loaded, and brought up
+        to date if they are due (see the module doc)."""
         wanted = tuple(dict.fromkeys(tables)) or TABLES
         unknown = [t for t in wanted if t not in TABLES]
         if unknown:
             raise ValueError(f"{unknown[0]!r} is not a replicated table ({', '.join(TABLES)})")
         with self._lock:
             now = time.monotonic()
-            if any(
-                t not in self.tables or now - self.tables[t].refreshed_at >= self.refresh_s
-                for t in wanted
-            ):
-                self._refresh(wanted)
+            due = [t for t in wanted if self._due(t, now)]
+            if not due:
+                return self.db
+            if all(t in self.tables for t in wanted):
+                current = self._current_snapshot()
+                if all(self.tables[t].snapshot == current for t in due):
+                    for t in due:  # nothing has committed since: exact as they are
+                        self.tables[t].refreshed_at = now
+                    return self.db
+            self._refresh(wanted)  # all of them, so the query sees one state of the store
         return self.db
+
+    def _due(self, table: str, now: float) -> bool:
+        state = self.tables.get(table)
+        if state is None:
+            return True
+        return now - state.refreshed_at >= max(self.refresh_s, COST_FACTOR * state.cost)
+
+    def _current_snapshot(self) -> str:
+        row = self._live_store().one("SELECT pg_current_snapshot()::text")
+        return str(row[0]) if row else ""
+
+    def _live_store(self) -> Database:
+        store = self._store()
+        if store is None or store.closed:
+            raise DatabaseError("The database connection is closed.")
+        return store
 
     def refresh(self, tables: Iterable[str] = ()) -> Refresh:
         """Bring ``tables`` (every table loaded so far, if none) up to date now."""
@@ -322,34 +353,38 @@ class AnalyticsReplica:
     # -- refreshing ----------------------------------------------------------------------
 
     def _refresh(self, tables: Sequence[str]) -> Refresh:
-        store = self._store()
-        if store is None or store.closed:
-            raise DatabaseError("The database connection is closed.")
+        store = self._live_store()
         started = time.perf_counter()
         report = Refresh()
         states: dict[str, TableState] = {}
         with pg_snapshot(store) as snap, self.db.cursor() as duck:
             row = snap.batches(
                 "SELECT pg_snapshot_xmin(s)::text::bigint AS low, "
-                "pg_snapshot_xmax(s)::text::bigint AS high FROM pg_current_snapshot() s"
+                "pg_snapshot_xmax(s)::text::bigint AS high, s::text AS snapshot "
+                "FROM pg_current_snapshot() s"
             ).read_all()
             low, high = row.column("low")[0].as_py(), row.column("high")[0].as_py()
+            seen = row.column("snapshot")[0].as_py()
             # The planner expects a third of a table in the window and so scans it alone;
             # the window is small, so let it scan in parallel (half the time at 1M rows).
             snap.execute("SET LOCAL parallel_tuple_cost = 0.0001")
-            now = time.monotonic()
             duck.execute("BEGIN TRANSACTION")
             try:
                 for table in tables:
                     t0 = time.perf_counter()
                     state, done = self._sync(snap, duck, table, high)
-                    states[table] = TableState(state.columns, state.key, low, now, state.rows)
                     done.seconds = time.perf_counter() - t0
+                    states[table] = dataclasses.replace(
+                        state, watermark=low, snapshot=seen, cost=done.seconds
+                    )
                     report.tables[table] = done
             except BaseException:
                 duck.execute("ROLLBACK")
                 raise
             duck.execute("COMMIT")
+        now = time.monotonic()
+        for state in states.values():
+            state.refreshed_at = now
         self.tables.update(states)  # only once both sides are done: a failure changes nothing
         report.seconds = time.perf_counter() - started
         self.last = report
@@ -395,7 +430,8 @@ class AnalyticsReplica:
             # Rows left the store (deleted, or a log row updated): only a reload finds which.
             return self._load(snap, duck, table, f"{kept:,} held, {total:,} in the store")
         how = "incremental" if fresh else "unchanged"
-        return TableState(state.columns, state.key, 0, 0.0, total), TableRefresh(how, fresh, 0.0)
+        kept_state = dataclasses.replace(state, rows=total)
+        return kept_state, TableRefresh(how, fresh, 0.0)
 
     def _select(self, state: TableState) -> str:
         columns = ", ".join(_ident(c) for c in state.columns)
@@ -406,7 +442,7 @@ class AnalyticsReplica:
     ) -> tuple[TableState, TableRefresh]:
         """Copy the table in full (in the snapshot's state) into the replica."""
         columns, key = _layout(snap, table)
-        state = TableState(columns, key, 0, 0.0, 0)
+        state = TableState(columns, key, 0, "", 0.0, 0.0, 0)
         reader = snap.batches(
             f"SELECT {self._select(state)} FROM {_ident(table)} WHERE {ROWS.get(table, 'true')}"
         )

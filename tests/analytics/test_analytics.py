@@ -142,8 +142,10 @@ def build_db(
 
 @pytest.fixture(autouse=True)
 def fresh_replica(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every analytics read refreshes the PostgreSQL replica (the app waits REFRESH_S)."""
+    """Every analytics read brings the PostgreSQL replica up to date (the app waits a few times
+    a refresh's duration between two)."""
     monkeypatch.setattr(replica, "REFRESH_S", 0.0)
+    monkeypatch.setattr(replica, "COST_FACTOR", 0.0)
 
 
 def store_target(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:

@@ -93,6 +93,7 @@ def stores(
 @pytest.fixture(autouse=True)
 def fresh_replica(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(replica, "REFRESH_S", 0.0)
+    monkeypatch.setattr(replica, "COST_FACTOR", 0.0)
 
 
 def same_frame(a: pd.DataFrame, b: pd.DataFrame, *, keys: list[str] | None = None) -> None:

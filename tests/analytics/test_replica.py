@@ -37,7 +37,7 @@ def store(pg_migrated_url: str, tmp_path: Path) -> Iterator[Database]:
 
 @pytest.fixture
 def replica(store: Database) -> Iterator[AnalyticsReplica]:
-    """A replica that refreshes on every read (refresh_s 0)."""
+    """A replica (refreshed when due, or on ``refresh``)."""
     r = AnalyticsReplica(store, refresh_s=0)
     yield r
     r.close()
@@ -83,7 +83,10 @@ def test_the_first_read_loads_every_named_table_in_full(replica, store):
         replica.reader(["votes"])
 
 
-def test_reads_refresh_at_most_every_refresh_s(store):
+def test_reads_refresh_at_most_every_refresh_s(store, monkeypatch):
+    from aeries.store import replica as module
+
+    monkeypatch.setattr(module, "COST_FACTOR", 0.0)
     replica = AnalyticsReplica(store, refresh_s=60)
     try:
         replica.reader(["exchanges"])
@@ -99,6 +102,33 @@ def test_reads_refresh_at_most_every_refresh_s(store):
         assert replica.db.one("SELECT count(*) FROM exchanges") == (15,)
     finally:
         replica.close()
+
+
+def test_a_table_is_refreshed_again_only_after_a_few_times_its_refresh(replica, store):
+    replica.reader(["exchanges"])
+    first = replica.last
+    replica.tables["exchanges"].cost = 30.0  # as if it had taken 30 s: due in 150 s
+    add_exchanges(store, 100, 1)
+    replica.reader(["exchanges"])
+    assert replica.last is first
+    replica.tables["exchanges"].cost = 0.0
+    replica.reader(["exchanges"])
+    assert replica.last is not first and replica.last.tables["exchanges"].rows == 1
+
+
+def test_no_refresh_while_nothing_has_committed(replica, store, monkeypatch):
+    from aeries.store import replica as module
+
+    monkeypatch.setattr(module, "COST_FACTOR", 0.0)
+    replica.reader(["exchanges", "users"])
+    first = replica.last
+    for _ in range(3):
+        replica.reader(["exchanges", "users"])  # due, but the store's snapshot is the same
+    assert replica.last is first
+    add_exchanges(store, 100, 2)
+    replica.reader(["exchanges"])
+    assert replica.last is not first
+    assert replica.last.tables["exchanges"].rows == 2
 
 
 def test_inserts_are_fetched_incrementally(replica, store):
@@ -253,6 +283,7 @@ def test_db_analytics_uses_one_replica_per_store(store, monkeypatch):
     from aeries.store import replica as module
 
     monkeypatch.setattr(module, "REFRESH_S", 0.0)
+    monkeypatch.setattr(module, "COST_FACTOR", 0.0)
     first = store.analytics("exchanges")
     assert first is store.analytics("personas") and first is not store
     assert first.one("SELECT count(*) FROM exchanges") == (12,)
@@ -271,7 +302,10 @@ def test_a_replica_in_a_file_is_removed_when_closed(store, tmp_path):
     assert not made[0].exists()
 
 
-def test_a_closed_store_cannot_be_read(store):
+def test_a_closed_store_cannot_be_read(store, monkeypatch):
+    from aeries.store import replica as module
+
+    monkeypatch.setattr(module, "COST_FACTOR", 0.0)
     replica = AnalyticsReplica(store, refresh_s=0)
     replica.reader(["users"])
     store.close()

@@ -80,6 +80,7 @@ def page(
     else:
         target = tmp_path / "aeries.duckdb"
     monkeypatch.setattr(replica, "REFRESH_S", 0.0)
+    monkeypatch.setattr(replica, "COST_FACTOR", 0.0)
     monkeypatch.setenv("AERIES_DB", str(target))
     monkeypatch.setenv("AERIES_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.chdir(tmp_path)
