@@ -302,6 +302,19 @@ def test_a_replica_in_a_file_is_removed_when_closed(store, tmp_path):
     assert not made[0].exists()
 
 
+def test_a_broken_kept_connection_is_replaced(replica, store):
+    replica.reader(["exchanges"])
+    assert replica._conn is not None
+    with replica._conn.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid() AS pid")
+        pid = cur.fetch_arrow_table().column("pid")[0].as_py()
+    store.execute("SELECT pg_terminate_backend(?)", [pid])  # as a server restart would
+    add_exchanges(store, 100, 2)
+    report = replica.refresh(["exchanges"])
+    assert report.tables["exchanges"].rows == 2
+    assert_mirrors(replica, store, ("exchanges",))
+
+
 def test_a_closed_store_cannot_be_read(store, monkeypatch):
     from aeries.store import replica as module
 
