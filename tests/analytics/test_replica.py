@@ -131,6 +131,44 @@ def test_no_refresh_while_nothing_has_committed(replica, store, monkeypatch):
     assert replica.last.tables["exchanges"].rows == 2
 
 
+def test_a_slow_refresh_runs_in_the_background_while_reads_go_on(replica, store, monkeypatch):
+    from aeries.store import replica as module
+
+    monkeypatch.setattr(module, "COST_FACTOR", 0.0)
+    monkeypatch.setattr(module, "BACKGROUND_S", 0.0)  # every refresh counts as slow
+    replica.reader(["exchanges"])
+    add_exchanges(store, 100, 2)
+    with replica._lock:  # hold the refresh back, as a long one would be
+        started = time.perf_counter()
+        handle = replica.reader(["exchanges"])
+        assert time.perf_counter() - started < 1.0
+        assert handle.one("SELECT count(*) FROM exchanges") == (12,)  # what was there
+        assert replica._refreshing()
+        assert replica.reader(["exchanges"]).one("SELECT count(*) FROM exchanges") == (12,)
+    replica.wait(30)
+    assert replica.db.one("SELECT count(*) FROM exchanges") == (14,)
+    assert replica.last.tables["exchanges"].how == "incremental"
+
+
+def test_a_failed_background_refresh_is_raised_by_the_next_read(replica, store, monkeypatch):
+    from aeries.store import replica as module
+
+    monkeypatch.setattr(module, "COST_FACTOR", 0.0)
+    monkeypatch.setattr(module, "BACKGROUND_S", 0.0)
+    replica.reader(["exchanges"])
+    real = replica._refresh_on
+    monkeypatch.setattr(
+        replica, "_refresh_on", lambda *a: (_ for _ in ()).throw(DatabaseError("server gone"))
+    )
+    add_exchanges(store, 100, 1)
+    replica.reader(["exchanges"])  # starts the refresh that fails, and reads what is there
+    replica.wait(30)
+    with pytest.raises(DatabaseError, match="server gone"):
+        replica.reader(["exchanges"])  # now in the foreground
+    monkeypatch.setattr(replica, "_refresh_on", real)
+    assert replica.reader(["exchanges"]).one("SELECT count(*) FROM exchanges") == (13,)
+
+
 def test_inserts_are_fetched_incrementally(replica, store):
     replica.reader(["exchanges", "preferences"])
     add_exchanges(store, 100, 25)
