@@ -181,3 +181,29 @@ def untrusted_versions(
         if alpha is not None and np.isfinite(alpha) and alpha < threshold:
             marked.setdefault(row.quantity, set()).add(str(row.version))
     return marked
+
+
+def all_checks(db: Database, queues: Iterable[Queue], *, resamples: int = 1000) -> pd.DataFrame:
+    """``observer_agreement`` of every queue that asks for an observer quantity, with the
+    queue's id and name in front."""
+    frames = []
+    for queue in queues:
+        checks = observer_agreement(db, queue, resamples=resamples)
+        if not checks.empty:
+            checks.insert(0, "queue", queue.name)
+            checks.insert(0, "queue_id", queue.id)
+            frames.append(checks)
+    if not frames:
+        return pd.DataFrame(columns=["queue_id", "queue", *RESULT_COLUMNS])
+    return pd.concat(frames, ignore_index=True)
+
+
+def observer_versions(db: Database, since: object, until: object) -> dict[str, int]:
+    """Observer version → how many of its signals fall in [since, until)."""
+    rows = db.rows(
+        "SELECT COALESCE(extractor_version, ''), count(*) FROM signals "
+        "WHERE kind = 'observer' AND created_at >= ? AND created_at < ? "
+        "GROUP BY COALESCE(extractor_version, '') ORDER BY 1",
+        [since, until],
+    )
+    return {str(version): int(n) for version, n in rows}

@@ -4,9 +4,8 @@ does not — give high and low agreement per version, and only the second is mar
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import numpy as np
 import pytest
 
 from aeries.annotation.observer_check import (
@@ -17,35 +16,8 @@ from aeries.annotation.observer_check import (
 )
 from aeries.annotation.rubric import parse_rubric_toml
 from aeries.ids import new_id
-from aeries.store.annotation import create_queue, next_item, save_rubric, submit
 from aeries.store.db import Database
-
-RUBRIC = """
-name = "Satisfaction"
-
-[[items]]
-key = "satisfied"
-prompt = "How satisfied does the user seem with the previous answer?"
-kind = "likert"
-labels = ["Not at all", "A little", "Somewhat", "Mostly", "Fully"]
-observer = "satisfaction"
-
-[[items]]
-key = "corrects"
-prompt = "Does the user correct the assistant?"
-kind = "boolean"
-observer = "correction"
-"""
-T0 = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-def _signal(db: Database, exchange_id: str, name: str, value: float, version: str) -> None:
-    db.execute(
-        "INSERT INTO signals (id, exchange_id, kind, name, value_num, extractor, "
-        "extractor_version, prompt_hash, created_at) VALUES (?, ?, 'observer', ?, ?, "
-        "'observer', ?, ?, ?)",
-        [new_id(), exchange_id, name, value, version, f"hash-{version}", T0],
-    )
+from tests.annotation.planted import RUBRIC, T0, add_signal, plant_observer_check
 
 
 def test_scale_mapping() -> None:
@@ -61,44 +33,7 @@ def test_scale_mapping() -> None:
 
 
 def test_an_agreeing_version_is_told_from_a_random_one(db: Database) -> None:
-    rubric = parse_rubric_toml(RUBRIC)
-    stored = save_rubric(db, rubric.name, rubric.spec(), by="researcher")
-    rng = np.random.default_rng(7)
-    n = 40
-    truth = rng.integers(1, 6, size=n)  # each exchange's "real" satisfaction, 1–5
-    corrects = rng.random(n) < 0.4
-    items = [(f"x{i:02d}", None) for i in range(n)]
-    queue = create_queue(
-        db,
-        name="check",
-        rubric=stored,
-        raters_per_item=3,
-        sampling="all",
-        filters={},
-        seed=0,
-        items=items,
-        by="researcher",
-    )
-    points = dict(zip((e for e, _ in items), truth, strict=True))
-    flags = dict(zip((e for e, _ in items), corrects, strict=True))
-    for rater in ("r1", "r2", "r3"):
-        while (item := next_item(db, queue, rater)) is not None:
-            # Raters mostly agree with the truth (one point off now and then).
-            noise = int(rng.choice([-1, 0, 0, 0, 1]))
-            value = int(min(5, max(1, points[item] + noise)))
-            submit(
-                db,
-                queue,
-                item,
-                rater,
-                "labelled",
-                {"satisfied": str(value), "corrects": "true" if flags[item] else "false"},
-            )
-    for i, (exchange_id, _) in enumerate(items):
-        _signal(db, exchange_id, "satisfaction", (truth[i] - 1) / 4, "v1")  # agrees
-        _signal(db, exchange_id, "corrected", float(corrects[i]), "v1")
-        _signal(db, exchange_id, "satisfaction", float(rng.random()), "v2")  # does not
-        _signal(db, exchange_id, "corrected", float(rng.random() < 0.5), "v2")
+    queue, n = plant_observer_check(db)
     checks = observer_agreement(db, queue, resamples=300)
     by = {(r.item_key, r.version): r for r in checks.itertuples(index=False)}
     assert set(by) == {(k, v) for k in ("satisfied", "corrects") for v in ("v1", "v2")}
@@ -120,7 +55,7 @@ def test_preference_is_yes_when_the_version_wrote_one_and_no_when_it_observed_no
         )
     ).items[1]
     for exchange_id in ("a", "b"):
-        _signal(db, exchange_id, "sentiment", 0.0, "v1")  # observed
+        add_signal(db, exchange_id, "sentiment", 0.0, "v1")  # observed
     db.execute(
         "INSERT INTO signals (id, exchange_id, kind, name, value_text, extractor_version, "
         "prompt_hash, created_at) VALUES (?, 'a', 'observer', 'preference', 'style=short', "

@@ -11,6 +11,7 @@ import streamlit as st
 from aeries.analytics import Filters
 from aeries.runtime import Runtime
 from aeries.ui.analytics import charts, data
+from aeries.ui.analytics.observer_check import checks, mark_untrusted, observer_section
 
 BRIEF_LABELS = {True: "Brief on", False: "Brief off"}
 
@@ -107,7 +108,9 @@ def feedback_tab(rt: Runtime, f: Filters) -> None:
             "**No thumbs in these filters yet.** Participants rate answers with "
             ":material/thumb_up: / :material/thumb_down: under each answer on the Chat page."
         )
+    checked = checks(rt)
     if has_observer:
+        mark_untrusted(rt, f, checked)
         _observer(summary)
     else:
         st.info(
@@ -117,4 +120,7 @@ def feedback_tab(rt: Runtime, f: Filters) -> None:
         )
     if has_thumbs or has_observer:
         _brief(summary)
+    if has_observer:
+        mark_untrusted(rt, f, checked)  # the learned notes come from the observer too
     _learned(rt, f)
+    observer_section(checked)
