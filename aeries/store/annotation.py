@@ -17,6 +17,7 @@ from typing import Any
 
 from aeries.ids import new_id, utcnow
 from aeries.store.db import Database
+from aeries.store.ops import Insert, apply_group
 from aeries.vocabulary import QueueSampling, QueueStatus, SubmissionOutcome
 
 CLAIM_TTL = timedelta(minutes=30)  # a rater who walked away frees the item after this
@@ -174,11 +175,16 @@ def create_queue(
                 now,
             ],
         )
-        cur.executemany(
-            "INSERT INTO queue_items (queue_id, exchange_id, position, stratum) "
-            "VALUES (?, ?, ?, ?)",
-            [[queue_id, exchange_id, i, stratum] for i, (exchange_id, stratum) in enumerate(items)],
-        )
+        # The writer's bulk path (Arrow on DuckDB, COPY on PostgreSQL): a queue over 100k
+        # exchanges is made in a second, not row by row.
+        rows = [
+            Insert(
+                "queue_items",
+                {"queue_id": queue_id, "exchange_id": e, "position": i, "stratum": stratum},
+            )
+            for i, (e, stratum) in enumerate(items)
+        ]
+        apply_group(cur, rows, db.dialect)
     found = get_queue(db, queue_id)
     assert found is not None
     return found
@@ -215,14 +221,17 @@ def set_queue_status(db: Database, queue_id: str, status: QueueStatus) -> None:
 
 # --- handing out items ---------------------------------------------------------------------
 
+# Other raters' live claims are counted once per held item (few), not once per queue item.
 _NEXT = """
+WITH held AS (
+    SELECT exchange_id, count(*) AS n FROM queue_claims
+    WHERE queue_id = ? AND rater_id <> ? AND claimed_at > ?
+    GROUP BY exchange_id
+)
 SELECT qi.exchange_id FROM queue_items qi
+LEFT JOIN held h ON h.exchange_id = qi.exchange_id
 WHERE qi.queue_id = ?
-  AND qi.labelled + (
-        SELECT count(*) FROM queue_claims c
-        WHERE c.queue_id = qi.queue_id AND c.exchange_id = qi.exchange_id
-          AND c.rater_id <> ? AND c.claimed_at > ?
-      ) < ?
+  AND qi.labelled + COALESCE(h.n, 0) < ?
   AND NOT EXISTS (
         SELECT 1 FROM submissions s
         WHERE s.queue_id = qi.queue_id AND s.exchange_id = qi.exchange_id
@@ -255,7 +264,7 @@ def next_item(db: Database, queue: Queue, rater_id: str) -> str | None:
         if held is not None:
             return str(held[0])
         row = cur.execute(
-            _NEXT, [queue.id, rater_id, fresh, queue.raters_per_item, rater_id]
+            _NEXT, [queue.id, rater_id, fresh, queue.id, queue.raters_per_item, rater_id]
         ).fetchone()
         if row is None:
             return None
