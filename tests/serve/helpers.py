@@ -219,8 +219,13 @@ class PageSession(WsSession):
 
 
 def run(coro: Any) -> Any:
-    """Run one coroutine to its end (each test drives its sessions in one event loop)."""
-    return asyncio.run(coro)
+    """Run one coroutine to its end, in an event loop of its own on a thread of its own: an
+    earlier test in the run (Playwright's sync API) may leave a loop running on this thread,
+    and asyncio.run refuses to start inside one."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 # --- `aeries serve` as a subprocess --------------------------------------------------------

@@ -30,6 +30,9 @@ from tests.serve.helpers import (
     stop_serve,
     worker_env,
 )
+from tests.serve.helpers import (
+    run as run_coroutine,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -79,7 +82,7 @@ def test_every_worker_accepts_a_link_made_once_on_the_shared_store(
         async def both() -> list[PageSession]:
             return list(await asyncio.gather(open_on(0), open_on(1)))
 
-        for page in asyncio.run(both()):
+        for page in run_coroutine(both()):
             assert not page.errors
             assert "Welcome to Aeries" not in page.texts
     finally:
@@ -116,7 +119,7 @@ def test_local_store_runs_a_cluster_for_the_run_and_stops_it(
                 return page
 
         for worker in (0, 1):
-            page = asyncio.run(start_page(worker))
+            page = run_coroutine(start_page(worker))
             assert not page.errors and "Welcome to Aeries" in page.texts
     finally:
         code = stop_serve(run)
