@@ -307,7 +307,7 @@ class AnalyticsReplica:
     """The DuckDB replica of one PostgreSQL store, for this process (see the module doc).
 
     ``path`` None keeps it in memory; a folder keeps it in a temporary DuckDB file there
-    (compressed on disk: less memory, slower loads and scans; docs/shared-store.md §5)."""
+    (compressed: a fifth of the memory at a million exchanges, see REPLICA_DIR)."""
 
     def __init__(
         self,
@@ -602,7 +602,12 @@ def _layout(snap: Snapshot, table: str) -> tuple[tuple[str, ...], tuple[str, ...
 # One replica per store object (so per process: each process opens its store once).
 _REPLICAS: weakref.WeakKeyDictionary[Database, AnalyticsReplica] = weakref.WeakKeyDictionary()
 _REPLICAS_GUARD = threading.Lock()
-REPLICA_DIR: str | None = None  # None: in memory; a folder: a temporary DuckDB file in it
+# Where each process keeps its replica: a temporary DuckDB file in this folder (None: in memory).
+# A file, because at a million exchanges it holds 160 MB against 750 MB in memory (DuckDB
+# compresses what it writes, not what it keeps in memory), loads as fast and queries as fast or
+# faster (bench/bench_replica.py; docs/shared-store.md §5). MEMORY_LIMIT caps its buffer pool.
+REPLICA_DIR: str | None = tempfile.gettempdir()
+MEMORY_LIMIT = "512MB"
 
 
 def replica_of(store: Database) -> AnalyticsReplica:
@@ -610,7 +615,8 @@ def replica_of(store: Database) -> AnalyticsReplica:
     with _REPLICAS_GUARD:
         replica = _REPLICAS.get(store)
         if replica is None:
-            replica = AnalyticsReplica(store, path=REPLICA_DIR)
+            limit = MEMORY_LIMIT if REPLICA_DIR is not None else None
+            replica = AnalyticsReplica(store, path=REPLICA_DIR, memory_limit=limit)
             _REPLICAS[store] = replica
             weakref.finalize(store, replica.close)
         return replica

@@ -330,6 +330,18 @@ def test_db_analytics_uses_one_replica_per_store(store, monkeypatch):
     assert int(A.volume_trend(store, f)["requests"].sum()) == 12
 
 
+def test_the_process_replica_is_a_temporary_file_by_default(store, tmp_path, monkeypatch):
+    from aeries.store import replica as module
+
+    monkeypatch.setattr(module, "REPLICA_DIR", str(tmp_path))
+    held = module.replica_of(store)
+    assert held is module.replica_of(store)
+    store.analytics("users")
+    assert list(tmp_path.glob("aeries-replica-*/replica.duckdb"))
+    limit = held.db.one("SELECT current_setting('memory_limit')")
+    assert limit is not None and "MiB" in str(limit[0])  # MEMORY_LIMIT, not 80% of the machine
+
+
 def test_a_replica_in_a_file_is_removed_when_closed(store, tmp_path):
     replica = AnalyticsReplica(store, path=tmp_path, refresh_s=0)
     replica.reader(["exchanges"])
