@@ -67,3 +67,16 @@ def last_chat_request(sim) -> dict:
 
 def markdown_texts(at) -> list[str]:
     return [m.value for m in at.markdown]
+
+
+def app_runtime():
+    """The app's cached runtime, as the page under test uses it (same process)."""
+    from aeries.config import load_settings
+    from aeries.ui.resources import _runtime
+
+    return _runtime(load_settings(secrets={}))
+
+
+def problem_texts(at) -> str:
+    """Every error and warning the page shows, as one text."""
+    return " ".join(e.value for kind in ("error", "warning") for e in getattr(at, kind))

@@ -66,7 +66,8 @@ _STORAGE_WORDS = (
 )
 
 
-def _from_psycopg(exc: BaseException) -> bool:
+def from_postgres(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by the PostgreSQL driver (psycopg or its pool)."""
     return type(exc).__module__.startswith(("psycopg", "psycopg_pool"))
 
 
@@ -74,7 +75,7 @@ def is_storage_error(exc: BaseException) -> bool:
     """Whether ``exc`` says the store cannot write right now (full disk, unwritable folder,
     I/O failure, a PostgreSQL server down or gone), as opposed to a row it will never
     accept: the first kind is waited out and retried, the second is set aside."""
-    if _from_psycopg(exc):  # then the PostgreSQL engine is loaded
+    if from_postgres(exc):  # then the PostgreSQL engine is loaded
         module = importlib.import_module(_ENGINES["postgres"])
         return bool(module.is_pg_store_failure(exc))
     if isinstance(exc, OSError | duckdb.IOException | duckdb.FatalException):

@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from aeries.ids import utcnow
-from aeries.store.db import Database
+from aeries.store.db import Database, from_postgres
 from aeries.store.ops import Execute, Insert, Op, apply_group, group_ops, is_store_failure
 from aeries.store.spill import (
     RejectedLog,
@@ -94,7 +94,7 @@ def problem_of(exc: BaseException) -> str:
         return "the database folder cannot be written"
     if isinstance(exc, duckdb.FatalException) or "invalidated" in text:
         return "the database stopped working and is being reopened"
-    if "not reachable" in text or type(exc).__module__.startswith(("psycopg", "psycopg_pool")):
+    if "not reachable" in text or from_postgres(exc):
         if "read-only" in text:
             return "the database server accepts no writes (read-only)"
         return "the database server cannot be reached"

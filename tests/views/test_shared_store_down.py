@@ -9,10 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from aeries.config import load_settings
 from aeries.store.pg_server import PostgresServer, free_port
 from aeries.ui.store_health import NOT_SENT
-from tests.helpers import participant_link, send, wait_until
+from tests.helpers import app_runtime, participant_link, problem_texts, send, wait_until
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.own_store]
 
@@ -26,28 +25,18 @@ def server(monkeypatch: pytest.MonkeyPatch, env) -> Iterator[PostgresServer]:
         yield own
 
 
-def _rt():
-    from aeries.ui.resources import _runtime
-
-    return _runtime(load_settings(secrets={}))
-
-
-def texts(at) -> str:
-    return " ".join(e.value for kind in ("error", "warning") for e in getattr(at, kind))
-
-
 def test_a_store_down_at_start_is_a_clear_message_and_the_app_opens_once_it_is_back(
     app, server: PostgresServer
 ) -> None:
     server.stop()
     at = app().run()
     assert not at.exception
-    shown = texts(at)
+    shown = problem_texts(at)
     assert "could not be opened" in shown and "not reachable" in shown
     assert not at.chat_input
     server.start()
     at = app().run()  # a reload
-    assert not at.exception and not texts(at)
+    assert not at.exception and not problem_texts(at)
 
 
 def test_a_store_stopped_mid_run_is_said_and_everything_lands_once_it_returns(
@@ -55,7 +44,7 @@ def test_a_store_stopped_mid_run_is_said_and_everything_lands_once_it_returns(
 ) -> None:
     at = app(participant_link({}, "alice")).run()
     send(at, "first, while the store is up")
-    rt = _rt()
+    rt = app_runtime()
     assert rt.writer.flush()
     # The server stops while the next answer streams: the failure is not known at send.
     sim.config.itl_ms, sim.config.tokens = 30, 100
@@ -67,12 +56,14 @@ def test_a_store_stopped_mid_run_is_said_and_everything_lands_once_it_returns(
     assert wait_until(lambda: not rt.writer.health().ok, 15)
     at.run()
     assert not at.exception
-    assert "not being saved right now" in texts(at) or "cannot read or write" in texts(at)
+    assert "not being saved right now" in problem_texts(
+        at
+    ) or "cannot read or write" in problem_texts(at)
     send(at, "third, while the store is away")
     assert not at.exception
     # The page could not read the store: it says so, and gives the message back to copy
     # (never taken, never sent to the model) instead of dropping it.
-    assert NOT_SENT in texts(at)
+    assert NOT_SENT in problem_texts(at)
     assert any("third, while the store is away" in c.value for c in at.code)
     requests = [r for r in sim.stats.requests_log if "response_format" not in r]
     assert not any("while the store is away" in str(r["messages"]) for r in requests)
@@ -86,4 +77,4 @@ def test_a_store_stopped_mid_run_is_said_and_everything_lands_once_it_returns(
     ]
     assert rt.db.one("SELECT count(*) FROM exchanges WHERE source = 'chat'") == (2,)
     at.run()
-    assert not at.exception and "not being saved" not in texts(at)
+    assert not at.exception and "not being saved" not in problem_texts(at)

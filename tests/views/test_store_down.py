@@ -15,10 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from aeries.config import load_settings
 from aeries.store.events import log_event
 from aeries.ui.store_health import NOT_SENT, UNSAVED_ANSWER
-from tests.helpers import participant_link, send, wait_until
+from tests.helpers import app_runtime, participant_link, problem_texts, send, wait_until
 
 FULL = (
     'TransactionContext Error: Failed to commit: Could not write file "x.wal": '
@@ -100,32 +99,22 @@ def disk(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env) -> Itera
         d.close()  # the folder is thawed even when the test failed
 
 
-def _rt():
-    from aeries.ui.resources import _runtime
-
-    return _runtime(load_settings(secrets={}))
-
-
-def texts(at) -> str:
-    return " ".join(e.value for kind in ("error", "warning") for e in getattr(at, kind))
-
-
 def test_a_full_disk_is_said_and_refused_then_everything_lands(app, disk, sim):
     at = app(participant_link({}, "alice")).run()
     send(at, "first, while the disk has room")
-    rt = _rt()
+    rt = app_runtime()
     assert rt.writer.flush()
     disk.fill(rt)
     sim.config.itl_ms = 20  # the writer meets the full disk while this answer streams
     send(at, "second, as the disk fills")  # sent: the failure is not known yet
-    assert UNSAVED_ANSWER in texts(at)  # said under the answer that could not be saved
+    assert UNSAVED_ANSWER in problem_texts(at)  # said under the answer that could not be saved
     assert wait_until(lambda: not rt.writer.health().ok, 10)
     at.run()
-    shown = texts(at)
+    shown = problem_texts(at)
     problem = PROBLEMS[disk.kind] if disk.real else PROBLEMS["full"]
     assert "not being saved right now" in shown and problem in shown
     send(at, "third, refused")
-    assert NOT_SENT in texts(at)
+    assert NOT_SENT in problem_texts(at)
     assert any("third, refused" in c.value for c in at.code)  # given back to copy
     requests = [r for r in sim.stats.requests_log if "response_format" not in r]
     assert not any("third, refused" in str(r["messages"]) for r in requests)
@@ -137,18 +126,18 @@ def test_a_full_disk_is_said_and_refused_then_everything_lands(app, disk, sim):
     assert rt.db.one("SELECT count(*) FROM exchanges WHERE source = 'chat'") == (2,)
     assert rt.db.one("SELECT count(*) FROM inflight") == (0,)
     at.run()
-    assert "not being saved" not in texts(at)
+    assert "not being saved" not in problem_texts(at)
 
 
 def test_a_new_participant_gets_a_clear_message_not_a_traceback(app, disk, monkeypatch):
     monkeypatch.setattr("aeries.ui.identity.is_local", lambda rt: False)
     at = app().run()
-    rt = _rt()
+    rt = app_runtime()
     disk.fill(rt)
     log_event(rt.writer, "probe", user_id=None, conversation_id=None, payload={})  # meets it
     assert wait_until(lambda: not rt.writer.health().ok, 10)
     at.text_input(key="aeries.signin.name").input("Newcomer")
     at.button[0].click().run()
     assert not at.exception
-    assert "cannot save anything right now" in texts(at)
+    assert "cannot save anything right now" in problem_texts(at)
     assert not at.chat_input
