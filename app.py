@@ -61,6 +61,17 @@ else:
                 url_path="studies",
             ),
         ]
+    # Annotate: for those who rate (researchers, and the annotators a researcher names); a
+    # participant's navigation never holds it, so ?queue= in their URL opens nothing.
+    if identity.role in ("researcher", "annotator"):
+        pages.append(
+            st.Page(
+                "views/annotate.py",
+                title="Annotate",
+                icon=":material/rate_review:",
+                url_path="annotate",
+            )
+        )
 page = st.navigation(pages)
 
 if rt.simulated:

@@ -215,7 +215,7 @@ def write_researcher_cookie() -> None:
     )
 
 
-PAGE_PATHS = frozenset({"chat", "arena", "personas", "analytics", "participants"})
+PAGE_PATHS = frozenset({"chat", "arena", "personas", "analytics", "participants", "annotate"})
 
 
 def personal_link(token: str) -> str:
